@@ -1,0 +1,186 @@
+"""Running learner code in a sandbox process, from the grading process's side."""
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graders import calls as c
+from graders import processes, tracing
+
+# Starting the interpreter and importing the learner's module (numpy, pandas) is not part of any
+# call's deadline, but it has one of its own.
+STARTUP_TIMEOUT_S = 60.0
+# After a call returns: leftover-process check and pickling the result.
+WRAP_UP_TIMEOUT_S = 15.0
+
+
+@dataclass
+class SandboxRun:
+    outcomes: list[c.Outcome]
+    pid: int
+    events: list[tracing.TraceEvent] = field(default_factory=list)
+    finished_at: float = 0.0
+    output: str = ""
+
+
+def run_calls(
+    target_dir: Path,
+    module: str,
+    calls: list[c.Call],
+    *,
+    timeout: float,
+    start_method: str | None = None,
+    trace: tuple[str, ...] = (),
+    trace_wait_s: float = 2.0,
+    keep_args: bool = False,
+) -> SandboxRun:
+    """Run ``calls`` one after another in a fresh sandbox process importing ``module`` from ``target_dir``.
+
+    Each call has ``timeout`` seconds; on the first that overruns, the sandbox and every process it
+    started are killed, and the remaining calls are reported as not run.
+    """
+    with tempfile.TemporaryDirectory(prefix="graders-") as scratch:
+        scratch_path = Path(scratch)
+        work = scratch_path / "work"
+        trace_dir = scratch_path / "trace"
+        work.mkdir()
+        trace_dir.mkdir()
+        spec = (
+            tracing.TraceSpec(module, tuple(trace), str(trace_dir), trace_wait_s).to_json() if trace else None
+        )
+        request = c.Request(
+            target_dir=str(Path(target_dir).resolve()),
+            module=module,
+            calls=calls,
+            sys_path=[p for p in sys.path if p and Path(p).resolve() != Path(target_dir).resolve()],
+            start_method=start_method,
+            trace_spec_json=spec,
+            keep_args=keep_args,
+        )
+        request_path = scratch_path / "request.pkl"
+        request_path.write_bytes(pickle.dumps(request))
+        log_path = scratch_path / "output.txt"
+        read_end, write_end = os.pipe()
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "graders.sandbox", str(request_path), str(write_end)],
+                pass_fds=(write_end,),
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=work,
+                env=_child_environment(),
+            )
+        os.close(write_end)
+        overran: int | None = -2
+        try:
+            starts, ends, overran = _follow(proc, read_end, timeout)
+        finally:
+            os.close(read_end)
+            _stop(proc, finished=overran is None)
+        finished_at = time.monotonic()
+        outcomes = []
+        for index in range(len(calls)):
+            outcome = _load_outcome(scratch_path / f"outcome-{index}.pkl")
+            if outcome is None:
+                outcome = _missing_outcome(index, overran, proc.returncode, timeout)
+            if index in starts and index in ends:
+                outcome.seconds = ends[index] - starts[index]
+            outcomes.append(outcome)
+        return SandboxRun(
+            outcomes=outcomes,
+            pid=proc.pid,
+            events=tracing.read_events(str(trace_dir)),
+            finished_at=finished_at,
+            output=log_path.read_text(errors="replace")[-4000:],
+        )
+
+
+def _child_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop(tracing.SPEC_ENV, None)
+    # BLAS thread pools would make "serial" numpy code secretly parallel and blur every timing.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _follow(proc: subprocess.Popen, fd: int, timeout: float):
+    """Read the child's control messages, stamping each with the grading process's clock."""
+    starts: dict[int, float] = {}
+    ends: dict[int, float] = {}
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    current: int | None = None
+    buffer = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return starts, ends, current if current is not None else -1
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        now = time.monotonic()
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return starts, ends, None
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            kind, _, index = line.decode("ascii").partition(" ")
+            if kind == "S":
+                current = int(index)
+                starts[current] = now
+                deadline = now + timeout
+            elif kind == "E":
+                ends[int(index)] = now
+                current = None
+                deadline = now + WRAP_UP_TIMEOUT_S
+            elif kind == "D":
+                return starts, ends, None
+
+
+def _stop(proc: subprocess.Popen, finished: bool) -> None:
+    """End the sandbox and everything it started, whatever state it is in."""
+    if finished and proc.poll() is None:
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+    leftovers = processes.descendants(proc.pid) if proc.poll() is None else []
+    processes.kill_group(proc.pid)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    processes.kill_all(leftovers)
+
+
+def _load_outcome(path: Path) -> c.Outcome | None:
+    try:
+        return pickle.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - a value the grading process cannot rebuild
+        return c.Outcome(c.BAD_RETURN, error=f"{type(exc).__name__}: {exc}")
+
+
+def _missing_outcome(index: int, overran: int | None, returncode: int | None, timeout: float) -> c.Outcome:
+    if overran == index:
+        return c.Outcome(c.TIMEOUT, error=f"{timeout:g}")
+    if overran == -1:
+        return c.Outcome(c.TIMEOUT, error=f"importing the module took over {STARTUP_TIMEOUT_S:g}")
+    if overran is not None and index > overran:
+        return c.Outcome(c.NOT_RUN)
+    if returncode is not None and returncode < 0:
+        name = signal.Signals(-returncode).name if -returncode in signal.Signals._value2member_map_ else str(-returncode)
+        return c.Outcome(c.CRASHED, error=f"killed by signal {name}")
+    return c.Outcome(c.CRASHED, error=f"exit code {returncode}")

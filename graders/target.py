@@ -1,0 +1,84 @@
+"""The exercise a grader is pointed at, and the grading helpers that work on it."""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from graders import runner
+from graders.calls import Call, Outcome
+from graders.catalog import Exercise
+from graders.evidence import ParallelEvidence, analyse, explain
+from graders.feedback import fail, value_of
+from graders.settings import Settings
+
+
+@dataclass
+class GradedTarget:
+    exercise: Exercise
+    folder: Path
+    settings: Settings
+    measurements: list[str] = field(default_factory=list)
+    _memo: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        try:
+            return str(self.folder.relative_to(Path.cwd()))
+        except ValueError:
+            return str(self.folder)
+
+    @property
+    def workers(self) -> int:
+        """Pool size the graders ask for: at least two, so parallelism can show even on one core."""
+        return max(2, min(self.settings.usable_cores, 4))
+
+    def rng(self, salt: str) -> random.Random:
+        return random.Random(f"{self.settings.seed}-{salt}")
+
+    def once(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Memoise an expensive run so the several checks that read it share one execution."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def record(self, text: str) -> None:
+        self.measurements.append(text)
+
+    def source(self, module: str) -> tuple[Path, str]:
+        path = self.folder / f"{module}.py"
+        if not path.exists():
+            fail(f"the file {module}.py was not found in {self.label}")
+        return path, path.read_text(encoding="utf-8")
+
+    def run(self, module: str, calls: list[Call], **options) -> runner.SandboxRun:
+        options.setdefault("timeout", self.settings.call_timeout)
+        options.setdefault("start_method", self.settings.start_method)
+        return runner.run_calls(self.folder, module, calls, **options)
+
+    def call(self, module: str, call: Call, **options) -> Any:
+        """Run one call and return its value, failing the check with the reason if it has none."""
+        outcome = self.run(module, [call], **options).outcomes[0]
+        return value_of(outcome, call.describe(), module)
+
+    def parallel_run(self, module: str, call: Call, task: str) -> tuple[Outcome, ParallelEvidence]:
+        """Run ``call`` with ``task`` traced in every process: its outcome and the parallelism it showed."""
+        run = self.run(module, [call], trace=(task,))
+        return run.outcomes[0], analyse(run.events, run.pid, run.finished_at)
+
+    def require_parallel(self, module: str, call: Call, evidence: ParallelEvidence, outcome: Outcome, task: str) -> None:
+        value_of(outcome, call.describe(), module)
+        if not evidence.is_parallel:
+            fail(f"not parallel: {explain(evidence, task, call.describe())}. Measured: {evidence.summary()}.")
+        self.record(f"{call.describe()}: {evidence.summary()}")
+
+    def require_no_leftovers(self, module: str, call: Call, outcome: Outcome) -> None:
+        value_of(outcome, call.describe(), module)
+        if outcome.leftovers:
+            fail(f"{call.describe()} left processes behind: " + "; ".join(outcome.leftovers))
+
+
+def short_path(path: Path) -> str:
+    return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)

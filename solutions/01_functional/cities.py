@@ -1,0 +1,98 @@
+"""Functional programming warm-up: map, filter and reduce over a small table of cities.
+
+Each city is a record (a dict): {"name": "Berlin", "population": 3.7, "continent": "eu"},
+population in millions. Try it on the five cities of the tutorial:
+
+    >>> from fixtures.cities import load_cities
+    >>> lower_names(load_cities())
+    ['berlin', 'auckland', 'london', 'sheffield', 'christchurch']
+
+Every function here is pure: it returns new values and never changes its arguments.
+"""
+from functools import reduce
+
+
+def lower_names(cities):
+    """The city names in lower case, in order, built with map()."""
+    # TODO: map each city to its lower-cased name.
+    ### BEGIN SOLUTION
+    return list(map(lambda city: city["name"].lower(), cities))
+    ### END SOLUTION
+
+
+def cities_above(cities, population):
+    """The cities (the records themselves, in order) with more than `population` millions, built with filter()."""
+    # TODO: keep the cities whose population is above the threshold.
+    ### BEGIN SOLUTION
+    return list(filter(lambda city: city["population"] > population, cities))
+    ### END SOLUTION
+
+
+def continent_population(cities, continent):
+    """Total population of one continent's cities (0.0 when it has none), with filter, map and reduce."""
+    # TODO: filter by continent, map to populations, reduce to a sum.
+    ### BEGIN SOLUTION
+    on_continent = filter(lambda city: city["continent"] == continent, cities)
+    populations = map(lambda city: city["population"], on_continent)
+    return reduce(lambda total, population: total + population, populations, 0.0)
+    ### END SOLUTION
+
+
+def above_average(cities):
+    """Names of the cities whose population is above the average of all cities (average with reduce)."""
+    # TODO: compute the average with reduce, then filter the cities above it.
+    ### BEGIN SOLUTION
+    if not cities:
+        return []
+    # An incremental mean in a single reduce: (count, mean) -> (count + 1, updated mean).
+    _, average = reduce(
+        lambda acc, city: (acc[0] + 1, acc[1] + (city["population"] - acc[1]) / (acc[0] + 1)),
+        cities,
+        (0, 0.0),
+    )
+    return list(map(lambda city: city["name"], filter(lambda city: city["population"] > average, cities)))
+    ### END SOLUTION
+
+
+def average_by_continent(cities):
+    """Average population per continent, {continent: average}, grouped with reduce."""
+    # TODO: reduce the cities into per-continent (total, count), then turn those into averages.
+    ### BEGIN SOLUTION
+    def add(groups, city):
+        total, count = groups.get(city["continent"], (0.0, 0))
+        return {**groups, city["continent"]: (total + city["population"], count + 1)}
+
+    groups = reduce(add, cities, {})
+    return {continent: total / count for continent, (total, count) in groups.items()}
+    ### END SOLUTION
+
+
+def clean_record(raw):
+    """A cleaned copy of a raw record: name stripped and title-cased, population a float, continent lower-case.
+
+    A pipeline step returns a new record; the raw one stays exactly as it was.
+    >>> clean_record({"name": "  new york ", "population": "8.3", "continent": "AM"})
+    {'name': 'New York', 'population': 8.3, 'continent': 'am'}
+    """
+    # TODO: build and return a new dict; do not change `raw`.
+    ### BEGIN SOLUTION
+    return {
+        **raw,
+        "name": raw["name"].strip().title(),
+        "population": float(raw["population"]),
+        "continent": raw["continent"].strip().lower(),
+    }
+    ### END SOLUTION
+
+
+def toggle_visited(city):
+    """Not idempotent: calling it twice undoes the first call ("toggle the door")."""
+    return {**city, "visited": not city.get("visited", False)}
+
+
+def mark_visited(city):
+    """Idempotent: a copy of the city with "visited" set to True, however often it is applied ("close the door")."""
+    # TODO: return a new record marked as visited; mark_visited(mark_visited(c)) == mark_visited(c).
+    ### BEGIN SOLUTION
+    return {**city, "visited": True}
+    ### END SOLUTION
