@@ -19,3 +19,9 @@ def pool_starmap(module, task: str, arg_tuples: list[tuple], processes: int) -> 
     chunksize = max(1, len(arg_tuples) // (processes * 4))
     with multiprocessing.Pool(processes) as pool:
         return pool.starmap(function, arg_tuples, chunksize=chunksize)
+
+
+def apply_twice(module, function: str, argument) -> tuple:
+    """f(x) and f(f(x)): whether applying the learner's function again changes anything."""
+    once = getattr(module, function)(argument)
+    return once, getattr(module, function)(once)

@@ -134,6 +134,11 @@ def _classify(exc: BaseException, target_dir: str):
     return c.Outcome(c.ERROR, error=_one_line(exc), where=where)
 
 
+def classify(exc: BaseException, target_dir: str):
+    """The outcome of a call that raised ``exc``, for grader-owned helpers that catch it themselves."""
+    return _classify(exc, target_dir)
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     while exc is not None and exc not in seen:

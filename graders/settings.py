@@ -37,7 +37,7 @@ _SETTINGS = {
     "speedup_per_core": (
         "--speedup-per-core",
         "Speedup required per usable core beyond the first: required = 1 + this x (cores - 1).",
-        "0.25",
+        "0.15",
     ),
     "speed_rounds": (
         "--speed-rounds",

@@ -1,7 +1,6 @@
 """The exercise a grader is pointed at, and the grading helpers that work on it."""
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,15 @@ class GradedTarget:
     def workers(self) -> int:
         """Pool size the graders ask for: at least two, so parallelism can show even on one core."""
         return max(2, min(self.settings.usable_cores, 4))
+
+    @property
+    def timed_workload_scale(self) -> float:
+        """How much larger timed workloads are than under fork.
+
+        Spawn and forkserver workers start from scratch and import the learner's module (numpy...)
+        before any work: about 0.2 s here, which would decide a 0.5 s measurement on its own.
+        """
+        return 1.0 if self.settings.start_method == "fork" else 2.0
 
     def rng(self, salt: str) -> random.Random:
         return random.Random(f"{self.settings.seed}-{salt}")
@@ -79,6 +87,3 @@ class GradedTarget:
         if outcome.leftovers:
             fail(f"{call.describe()} left processes behind: " + "; ".join(outcome.leftovers))
 
-
-def short_path(path: Path) -> str:
-    return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)

@@ -41,7 +41,7 @@ class Part:
     function: str
     task: str
     small: Callable[[GradedTarget], Workload]
-    large: Callable[[GradedTarget], Workload]
+    large: Callable[[GradedTarget, float], Workload]
     # Turns the serial per-task results into what the learner's function should return.
     combine: Callable[[list, Workload], Any]
     same: Callable[[Any, Any], str | None]
@@ -54,8 +54,9 @@ class Part:
         )
 
 
-def _word_workload(count: int, length: int) -> Callable[[GradedTarget], Workload]:
-    def make(target: GradedTarget) -> Workload:
+def _word_workload(count: int, base_length: int) -> Callable[..., Workload]:
+    def make(target: GradedTarget, scale: float = 1.0) -> Workload:
+        length = int(base_length * scale)
         seeds = target.rng(f"words-{count}").sample(range(10**6), count)
         return Workload((seeds, length), f"seeds={show(seeds)}, length={length}", [(s, length) for s in seeds])
 
@@ -73,8 +74,9 @@ def _same_words(got, expected) -> str | None:
     return None
 
 
-def _image_workload(count: int, size: int, kernel_size: int) -> Callable[[GradedTarget], Workload]:
-    def make(target: GradedTarget) -> Workload:
+def _image_workload(base_count: int, size: int, kernel_size: int) -> Callable[..., Workload]:
+    def make(target: GradedTarget, scale: float = 1.0) -> Workload:
+        count = int(base_count * scale)
         seed = target.rng(f"images-{count}").randrange(10**6)
         rng = np.random.default_rng(seed)
         images = rng.random((count, size, size, 3))
@@ -106,8 +108,9 @@ def _same_images(got, expected) -> str | None:
     return None
 
 
-def _number_workload(count: int) -> Callable[[GradedTarget], Workload]:
-    def make(target: GradedTarget) -> Workload:
+def _number_workload(base_count: int) -> Callable[..., Workload]:
+    def make(target: GradedTarget, scale: float = 1.0) -> Workload:
+        count = int(base_count * scale)
         start = target.rng(f"tiny-{count}").randrange(1, 10**5)
         numbers = list(range(start, start + count))
         return Workload((numbers,), f"numbers={start}..{start + count - 1}", [(n,) for n in numbers])
@@ -174,15 +177,15 @@ def check_speedup(target: GradedTarget, part: Part) -> None:
             "only 1 usable core: a speedup cannot be measured here, so the structural parallel check "
             "decides alone"
         )
-    workload = part.large(target)
+    workload = part.large(target, target.timed_workload_scale)
     calls = {
         "serial": Call(SERIAL, (part.task, workload.task_calls), label=f"{part.task}(...) in a loop"),
         "learner": part.call(workload, cores),
         "reference": Call(REFERENCE, (part.task, workload.task_calls, cores), label="the grader's reference pool"),
     }
 
-    def run_round(index: int) -> tuple[float, float, float]:
-        order = speed.rotated(list(calls), index)
+    def run_round(index: int, with_reference: bool) -> tuple[float, float, float | None]:
+        order = speed.rotated([name for name in calls if with_reference or name != "reference"], index)
         run = target.run(part.module, [calls[name] for name in order])
         outcomes = dict(zip(order, run.outcomes))
         values = {name: value_of(o, calls[name].describe(), part.module) for name, o in outcomes.items()}
@@ -190,7 +193,8 @@ def check_speedup(target: GradedTarget, part: Part) -> None:
             problem = part.same(values["learner"], part.combine(values["serial"], workload))
             if problem:
                 fail(f"on the larger timed input, {calls['learner'].describe()}: {problem}")
-        return outcomes["serial"].seconds, outcomes["learner"].seconds, outcomes["reference"].seconds
+        reference = outcomes["reference"].seconds if with_reference else None
+        return outcomes["serial"].seconds, outcomes["learner"].seconds, reference
 
     measurement = speed.measure(
         f"{part.function} on {cores} cores", target.settings.required_speedup(cores), run_round,

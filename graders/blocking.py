@@ -1,0 +1,107 @@
+"""Spotting blocking calls made from async code, and where in the learner's files they were made.
+
+A call blocks the event loop when it runs in a thread whose event loop is running: nothing else on
+that loop moves until it returns. ``time.sleep`` and a built-in ``open()`` for writing are watched
+here (the blocking ``httpx.Client`` is watched by graders.http_mock, which serves its requests).
+The same calls made from a worker thread (``asyncio.to_thread``, ``run_in_executor``, aiofiles)
+do not block the loop and are not reported as blocking.
+
+An event-loop lag monitor would miss short blocking writes; wrapping the calls themselves does not.
+"""
+from __future__ import annotations
+
+import asyncio
+import builtins
+import io
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+# Taken before any patching, for grader-owned code that must really sleep (the mock server's
+# blocking path) without being reported.
+real_sleep = time.sleep
+
+
+@dataclass(frozen=True)
+class BlockingCall:
+    kind: str  # "sleep" or "open"
+    detail: str
+    where: str  # "file.py, line N" in the learner's code, or ""
+    thread: str
+
+
+def loop_running_here() -> bool:
+    """Whether this thread is inside a running event loop (so a blocking call would stall it)."""
+    return asyncio._get_running_loop() is not None
+
+
+def learner_location(folder: str | None) -> str:
+    """The innermost frame of the current stack that lies in ``folder``, as "file.py, line N"."""
+    if not folder:
+        return ""
+    folder = os.path.realpath(folder)
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = os.path.realpath(frame.f_code.co_filename)
+        if os.path.dirname(path) == folder:
+            return f"{os.path.basename(path)}, line {frame.f_lineno}"
+        frame = frame.f_back
+    return ""
+
+
+class BlockingMonitor:
+    """While active, records ``time.sleep`` and ``open(..., "w")`` calls made on a running event loop.
+
+    The calls still happen (the code behaves as it would without the grader); the grader reads
+    :attr:`calls` afterwards. ``modules`` are learner modules whose own names for the watched
+    functions (``from time import sleep``) are patched too.
+    """
+
+    def __init__(self, learner_folder: str | None, modules=()) -> None:
+        self.learner_folder = learner_folder
+        self.modules = list(modules)
+        self.calls: list[BlockingCall] = []
+        self._saved: list[tuple[object, str, object]] = []
+
+    def __enter__(self) -> "BlockingMonitor":
+        monitor = self
+        real_open = io.open
+
+        def sleep(seconds):
+            if loop_running_here():
+                monitor._record("sleep", f"time.sleep({seconds!r})")
+            return real_sleep(seconds)
+
+        def watched_open(file, mode="r", *args, **kwargs):
+            if loop_running_here() and any(flag in mode for flag in "wax+"):
+                monitor._record("open", f"open({os.path.basename(os.fspath(file))!r}, {mode!r})")
+            return real_open(file, mode, *args, **kwargs)
+
+        self._replace(time, "sleep", sleep)
+        self._replace(builtins, "open", watched_open)
+        self._replace(io, "open", watched_open)
+        # Python 3.10's pathlib opens files through an accessor that kept its own io.open.
+        accessor = getattr(sys.modules.get("pathlib"), "_NormalAccessor", None)
+        if accessor is not None and "open" in vars(accessor):
+            self._replace(accessor, "open", staticmethod(watched_open))
+        for module in self.modules:
+            for name, value in list(vars(module).items()):
+                if value is real_sleep:
+                    self._replace(module, name, sleep)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved.clear()
+
+    def _replace(self, owner, name: str, replacement) -> None:
+        self._saved.append((owner, name, vars(owner)[name] if isinstance(owner, type) else getattr(owner, name)))
+        setattr(owner, name, replacement)
+
+    def _record(self, kind: str, detail: str) -> None:
+        self.calls.append(
+            BlockingCall(kind, detail, learner_location(self.learner_folder), threading.current_thread().name)
+        )

@@ -1,0 +1,55 @@
+"""Shared helpers for the project's own tests: run a grader on a folder, read its JSON report."""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy  # noqa: F401
+import pandas  # noqa: F401
+import pytest
+
+# pytester's in-process runs drop modules first imported during a run; numpy and pandas refuse to
+# be imported twice in one process, so they are imported here, before any run.
+
+PROJECT = Path(__file__).resolve().parents[2]
+START_METHODS = ("fork", "spawn", "forkserver")
+
+
+@dataclass
+class Grading:
+    result: pytest.RunResult
+    report: dict
+
+    @property
+    def checks(self) -> dict[str, dict]:
+        return {c["name"]: c for e in self.report["exercises"] for c in e["checks"]}
+
+    def outcomes(self) -> dict[str, str]:
+        return {name: check["outcome"] for name, check in self.checks.items()}
+
+
+def submission(root: Path, exercise: str, overlay: Path | None = None) -> Path:
+    """A copy of the reference solution of ``exercise`` in ``root``, with ``overlay``'s modules on top."""
+    folder = root / exercise
+    shutil.copytree(PROJECT / "solutions" / exercise, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    if overlay is not None:
+        for module in overlay.glob("*.py"):
+            shutil.copy(module, folder / module.name)
+    return folder
+
+
+@pytest.fixture
+def grade(pytester: pytest.Pytester):
+    """Run the graders in-process on the given paths; returns the run and its JSON report."""
+
+    def run(*paths: Path | str, args: tuple[str, ...] = ()) -> Grading:
+        report = pytester.path / "grading-report.json"
+        result = pytester.runpytest(
+            *map(str, paths), "--grading-report", str(report), "-p", "no:cacheprovider", "-p", "no:randomly", *args
+        )
+        data = json.loads(report.read_text()) if report.exists() else {"exercises": []}
+        return Grading(result, data)
+
+    return run

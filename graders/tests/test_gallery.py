@@ -1,0 +1,63 @@
+"""The wrong-solution gallery: plausible mistakes, each of which must fail exactly the checks it names.
+
+An entry is a folder gallery/<exercise>/<name>/ holding the learner modules that differ from the
+reference solution, and expect.toml:
+
+    why = "what the mistake is"
+    checks = ["words_results", "words_parallel"]   # the checks to run
+    start_method = "spawn"                         # optional
+    [fail]
+    words_parallel = "threads"                     # regex that must appear in the failure message
+
+Every listed check that is not under [fail] must pass. A speed check may be "inconclusive" (the
+machine too busy to measure) instead of either outcome, since that verdict blames no one.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from graders.tests.conftest import submission
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+GALLERY = Path(__file__).with_name("gallery")
+ENTRIES = sorted(GALLERY.glob("*/*/expect.toml"))
+
+
+def _entry_id(path: Path) -> str:
+    return f"{path.parent.parent.name}/{path.parent.name}"
+
+
+@pytest.mark.parametrize("expect_file", ENTRIES, ids=_entry_id)
+def test_gallery_entry_fails_exactly_its_checks(grade, pytester, expect_file):
+    expect = tomllib.loads(expect_file.read_text(encoding="utf-8"))
+    exercise = expect_file.parent.parent.name
+    folder = submission(pytester.path / "submission", exercise, overlay=expect_file.parent)
+    args = ["-k", " or ".join(f"test_{name}" for name in expect["checks"])]
+    if "start_method" in expect:
+        args += ["--start-method", expect["start_method"]]
+    grading = grade(folder, args=tuple(args))
+    checks = grading.checks
+    assert set(checks) == set(expect["checks"]), grading.result.stdout.str()
+    must_fail = expect.get("fail", {})
+    for name, check in checks.items():
+        speed = name.endswith("speedup")
+        if name in must_fail:
+            allowed = {"failed", "inconclusive"} if speed else {"failed"}
+            assert check["outcome"] in allowed, f"{name} should fail ({expect['why']}) but {check['outcome']}"
+            if check["outcome"] == "failed":
+                assert re.search(must_fail[name], check["message"], re.IGNORECASE), (name, check["message"])
+        else:
+            allowed = {"passed", "inconclusive"} if speed else {"passed"}
+            assert check["outcome"] in allowed, f"{name} should pass but {check['outcome']}: {check['message']}"
+
+
+def test_gallery_is_not_empty():
+    assert ENTRIES, "no gallery entries found"
