@@ -68,6 +68,8 @@ def run_calls(
         request_path = scratch_path / "request.pkl"
         request_path.write_bytes(pickle.dumps(request))
         log_path = scratch_path / "output.txt"
+        processes.become_subreaper()
+        already_ours = {p.pid for p in processes.descendants()}
         read_end, write_end = os.pipe()
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
@@ -87,6 +89,8 @@ def run_calls(
         finally:
             os.close(read_end)
             _stop(proc, finished=overran is None)
+            # Orphans that left the sandbox's session were adopted by us (a subreaper): end them too.
+            processes.kill_all([p for p in processes.descendants() if p.pid not in already_ours])
         finished_at = time.monotonic()
         outcomes = []
         for index in range(len(calls)):

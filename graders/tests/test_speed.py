@@ -1,0 +1,52 @@
+"""The speed verdict, on scripted measurements: pass, fail for slow code, inconclusive for a busy machine."""
+from __future__ import annotations
+
+import pytest
+
+from graders import speed
+
+
+def scripted(rounds):
+    """A run_round that replays (serial, learner, reference) seconds and records what was asked."""
+    asked = []
+
+    def run_round(index, with_reference):
+        asked.append(with_reference)
+        serial, learner, reference = rounds[min(index, len(rounds) - 1)]
+        return serial, learner, reference if with_reference else None
+
+    return run_round, asked
+
+
+def test_a_fast_solution_passes_after_the_minimum_rounds_without_the_reference():
+    run_round, asked = scripted([(1.0, 0.6, 0.6)])
+    measurement = speed.measure("f", 1.15, run_round, max_rounds=4)
+    assert asked == [False] * speed.MIN_ROUNDS
+    speed.judge(measurement)
+
+
+def test_best_times_decide_not_a_single_noisy_round():
+    run_round, _ = scripted([(1.0, 1.2, 0.6), (1.1, 0.7, 0.6)])
+    measurement = speed.measure("f", 1.15, run_round, max_rounds=4)
+    assert measurement.learner_speedup == pytest.approx(1.0 / 0.7)
+
+
+def test_slow_code_fails_when_the_reference_shows_the_machine_could_do_it():
+    run_round, asked = scripted([(1.0, 1.0, 0.6)])
+    measurement = speed.measure("f", 1.15, run_round, max_rounds=4)
+    assert True in asked
+    with pytest.raises(pytest.fail.Exception, match="too slow.*required 1.15x"):
+        speed.judge(measurement)
+
+
+def test_a_busy_machine_is_inconclusive_not_a_failure():
+    run_round, _ = scripted([(1.0, 1.0, 1.0)])
+    measurement = speed.measure("f", 1.15, run_round, max_rounds=4)
+    with pytest.raises(pytest.skip.Exception, match="inconclusive"):
+        speed.judge(measurement)
+
+
+def test_figures_show_measured_and_required():
+    run_round, _ = scripted([(1.0, 0.5, 0.5)])
+    text = speed.measure("f on 2 cores", 1.15, run_round, max_rounds=2).figures()
+    assert "speedup 2.00x" in text and "required 1.15x" in text and "serial 1.000 s" in text
