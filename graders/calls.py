@@ -32,6 +32,7 @@ class Request:
     start_method: str | None = None
     trace_spec_json: str | None = None
     keep_args: bool = False
+    limits: Any = None  # graders.limits.Limits, applied by the sandbox to itself first
 
 
 @dataclass
@@ -64,3 +65,4 @@ BAD_RETURN = "bad_return"
 TIMEOUT = "timeout"
 CRASHED = "crashed"
 NOT_RUN = "not_run"
+TAMPERED = "tampered"

@@ -71,6 +71,11 @@ def outcome_problem(outcome: c.Outcome, call: str, module: str) -> str | None:
         )
     if status == c.CRASHED:
         return f"the process running {call} died before it returned ({outcome.error})"
+    if status == c.TAMPERED:
+        return (
+            f"{call} replaced objects the grader relies on to measure it ({outcome.error}); "
+            "results obtained that way cannot be graded"
+        )
     if status == c.NOT_RUN:
         return f"{call} was not run because an earlier call in the same check failed"
     return f"{call}: {status} {outcome.error}"

@@ -4,7 +4,10 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -13,13 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graders import calls as c
-from graders import processes, tracing
+from graders import limits, processes, safe_pickle, tracing
 
 # Starting the interpreter and importing the learner's module (numpy, pandas) is not part of any
 # call's deadline, but it has one of its own.
 STARTUP_TIMEOUT_S = 60.0
 # After a call returns: leftover-process check and pickling the result.
 WRAP_UP_TIMEOUT_S = 15.0
+# Not copied into the sandbox: a learner's file must not stand in for the grader's own packages or
+# be run at interpreter start.
+_NOT_COPIED = ("__pycache__", ".ipynb_checkpoints", "graders", "graders.py", "fixtures", "fixtures.py",
+               "sitecustomize.py", "usercustomize.py", "conftest.py", "*.pyc")
 
 
 @dataclass
@@ -29,6 +36,8 @@ class SandboxRun:
     events: list[tracing.TraceEvent] = field(default_factory=list)
     finished_at: float = 0.0
     output: str = ""
+    # pids the kernel vouched for: the processes that really ran traced code.
+    traced_pids: frozenset[int] | None = None  # None: no registry could be made, nothing to check
 
 
 def run_calls(
@@ -53,17 +62,30 @@ def run_calls(
         trace_dir = scratch_path / "trace"
         work.mkdir()
         trace_dir.mkdir()
+        # The learner's code runs on a copy: whatever it writes beside itself stays in the scratch folder.
+        copy = scratch_path / "submission"
+        if Path(target_dir).is_dir():
+            shutil.copytree(target_dir, copy, ignore=shutil.ignore_patterns(*_NOT_COPIED))
+        else:
+            copy.mkdir()
+        cap = limits.ProcessGroupCap()
+        registry = _registry(scratch_path / "registry.sock") if trace else None
         spec = (
-            tracing.TraceSpec(module, tuple(trace), str(trace_dir), trace_wait_s).to_json() if trace else None
+            tracing.TraceSpec(
+                module, tuple(trace), str(trace_dir), trace_wait_s, registry.getsockname() if registry else None
+            ).to_json()
+            if trace
+            else None
         )
         request = c.Request(
-            target_dir=str(Path(target_dir).resolve()),
+            target_dir=str(copy),
             module=module,
             calls=calls,
             sys_path=[p for p in sys.path if p and Path(p).resolve() != Path(target_dir).resolve()],
             start_method=start_method,
             trace_spec_json=spec,
             keep_args=keep_args,
+            limits=cap.limits(cpu_seconds=int(timeout * len(calls) + STARTUP_TIMEOUT_S)),
         )
         request_path = scratch_path / "request.pkl"
         request_path.write_bytes(pickle.dumps(request))
@@ -89,9 +111,11 @@ def run_calls(
         finally:
             os.close(read_end)
             _stop(proc, finished=overran is None)
+            cap.close()
             # Orphans that left the sandbox's session were adopted by us (a subreaper): end them too.
             processes.kill_all([p for p in processes.descendants() if p.pid not in already_ours])
         finished_at = time.monotonic()
+        traced_pids = _registered_pids(registry) if registry else None
         outcomes = []
         for index in range(len(calls)):
             outcome = _load_outcome(scratch_path / f"outcome-{index}.pkl")
@@ -106,7 +130,34 @@ def run_calls(
             events=tracing.read_events(str(trace_dir)),
             finished_at=finished_at,
             output=log_path.read_text(errors="replace")[-4000:],
+            traced_pids=traced_pids,
         )
+
+
+def _registry(path: Path) -> socket.socket | None:
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(str(path))  # fails when the path is longer than a socket address may be
+    except OSError:
+        server.close()
+        return None
+    server.listen(socket.SOMAXCONN)
+    server.setblocking(False)
+    return server
+
+
+def _registered_pids(server: socket.socket) -> frozenset[int]:
+    """Who connected to the registry: the kernel's record of each peer's pid, taken at connect time."""
+    pids = set()
+    with server:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except (BlockingIOError, OSError):
+                return frozenset(pids)
+            with connection:
+                credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+                pids.add(struct.unpack("3i", credentials)[0])
 
 
 def _child_environment() -> dict[str, str]:
@@ -141,9 +192,11 @@ def _follow(proc: subprocess.Popen, fd: int, timeout: float):
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
             kind, _, index = line.decode("ascii").partition(" ")
+            # The first start and the last end count: learner code that writes to this pipe itself
+            # can only make a call look longer, never shorter.
             if kind == "S":
                 current = int(index)
-                starts[current] = now
+                starts.setdefault(current, now)
                 deadline = now + timeout
             elif kind == "E":
                 ends[int(index)] = now
@@ -170,11 +223,16 @@ def _stop(proc: subprocess.Popen, finished: bool) -> None:
 
 def _load_outcome(path: Path) -> c.Outcome | None:
     try:
-        return pickle.loads(path.read_bytes())
+        outcome = safe_pickle.loads(path.read_bytes())
     except FileNotFoundError:
         return None
+    except safe_pickle.UnsafeResult as exc:
+        return c.Outcome(c.BAD_RETURN, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - a value the grading process cannot rebuild
         return c.Outcome(c.BAD_RETURN, error=f"{type(exc).__name__}: {exc}")
+    if not isinstance(outcome, c.Outcome):
+        return c.Outcome(c.BAD_RETURN, error="the sandbox's result file was replaced")
+    return outcome
 
 
 def _missing_outcome(index: int, overran: int | None, returncode: int | None, timeout: float) -> c.Outcome:

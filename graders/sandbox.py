@@ -32,6 +32,9 @@ def main(argv: list[str]) -> None:
     with open(request_path, "rb") as handle:
         request: c.Request = pickle.load(handle)
     out_dir = os.path.dirname(request_path)
+    if request.limits is not None:
+        request.limits.apply()
+    protected = _protected_objects()
     sys.path[:] = [request.target_dir, *request.sys_path]
     if request.start_method:
         multiprocessing.set_start_method(request.start_method, force=True)
@@ -83,6 +86,9 @@ def main(argv: list[str]) -> None:
                 outcome = _classify(exc, request.target_dir)
             send(f"E {index}")
             gc.collect()
+        patched = [name for name, (read, original) in protected.items() if read() is not original]
+        if patched:
+            outcome = c.Outcome(c.TAMPERED, error=", ".join(patched))
         outcome.leftovers = _leftovers() + _unclosed_pools(caught)
         if request.keep_args:
             outcome.args_after = call.args
@@ -90,6 +96,27 @@ def main(argv: list[str]) -> None:
     send("D")
     # Skip interpreter shutdown: atexit would join any process the learner left running.
     os._exit(0)
+
+
+def _protected_objects() -> dict:
+    """What learner code must not replace to fake evidence: name -> (how to read it now, original)."""
+    import multiprocessing
+    import multiprocessing.pool
+    import time
+
+    readers = {
+        "time.monotonic": lambda: time.monotonic,
+        "time.perf_counter": lambda: time.perf_counter,
+        "os.getpid": lambda: os.getpid,
+        "os.write": lambda: os.write,
+        "multiprocessing.Pool": lambda: vars(multiprocessing)["Pool"],
+        "multiprocessing.Process": lambda: vars(multiprocessing)["Process"],
+        "multiprocessing.pool.Pool": lambda: multiprocessing.pool.Pool,
+        "graders.tracing.TracedTask.__call__": lambda: vars(tracing.TracedTask)["__call__"],
+    }
+    for name in ("_append", "_rendezvous", "_original", "_clock", "_getpid", "read_events", "install"):
+        readers[f"graders.tracing.{name}"] = lambda name=name: vars(tracing)[name]
+    return {name: (read, read()) for name, read in readers.items()}
 
 
 def _resolve(module, name: str):

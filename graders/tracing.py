@@ -11,6 +11,9 @@ The replacement must reach every worker, whatever the start method:
 - spawn and forkserver: workers re-import the learner's module, so the sandbox's main module
   re-installs the tracing when it is imported as ``__mp_main__`` in each worker (see
   :mod:`graders.sandbox`), reading the spec from the environment variable below.
+
+The pids in the log are checked against the pids the kernel reported for connections to the
+grader's registry socket (see ``_register``), so a log written by hand does not count.
 """
 from __future__ import annotations
 
@@ -28,6 +31,10 @@ _POLL_S = 0.001
 
 # (module, function) -> the learner's own function, in every process where tracing was installed.
 _ORIGINALS: dict[tuple[str, str], object] = {}
+# Taken before any learner module is imported, so patching time or os later changes no record.
+_clock = time.monotonic
+_getpid = os.getpid
+_registered_pid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,9 @@ class TraceSpec:
     functions: tuple[str, ...]
     directory: str
     wait_s: float = 2.0
+    # An AF_UNIX socket of the grading process: each traced process connects once, and the kernel
+    # tells the grader its real pid (SO_PEERCRED), which no learner code can fake.
+    registry: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -70,14 +80,15 @@ class TracedTask:
 
     def __call__(self, *args, **kwargs):
         original = _original(self.spec.module, self.function)
-        pid = os.getpid()
-        task_id = f"{pid}-{time.monotonic_ns()}"
-        _append(self.spec.directory, f"S {task_id} {self.function} {time.monotonic()!r}\n")
+        pid = _getpid()
+        _register(self.spec, pid)
+        task_id = f"{pid}-{id(args)}-{_clock()!r}"
+        _append(self.spec.directory, f"S {task_id} {self.function} {_clock()!r}\n")
         try:
             _rendezvous(self.spec, pid)
             return original(*args, **kwargs)
         finally:
-            _append(self.spec.directory, f"E {task_id} {self.function} {time.monotonic()!r}\n")
+            _append(self.spec.directory, f"E {task_id} {self.function} {_clock()!r}\n")
 
 
 def install(spec: TraceSpec) -> None:
@@ -133,6 +144,20 @@ def _original(module_name: str, function: str):
     return candidate
 
 
+def _register(spec: TraceSpec, pid: int) -> None:
+    global _registered_pid
+    if spec.registry is None or _registered_pid == pid:
+        return
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        try:
+            connection.connect(spec.registry)
+        except OSError:
+            return
+    _registered_pid = pid
+
+
 def _append(directory: str, line: str) -> None:
     fd = os.open(os.path.join(directory, _LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
@@ -144,14 +169,14 @@ def _append(directory: str, line: str) -> None:
 def _rendezvous(spec: TraceSpec, pid: int) -> None:
     seen = os.path.join(spec.directory, _OVERLAP_SEEN)
     gave_up = os.path.join(spec.directory, _GAVE_UP)
-    deadline = time.monotonic() + spec.wait_s
+    deadline = _clock() + spec.wait_s
     while True:
         if os.path.exists(seen) or os.path.exists(gave_up):
             return
         if any(e.pid != pid and e.end is None for e in read_events(spec.directory)):
             _touch(seen)
             return
-        if time.monotonic() >= deadline:
+        if _clock() >= deadline:
             _touch(gave_up)
             return
         time.sleep(_POLL_S)

@@ -35,6 +35,12 @@ def test_each_kind_of_non_parallel_run_is_named(spans, reason):
     assert reason in explain(evidence, "task", "f(...)")
 
 
+def test_calls_from_processes_the_kernel_never_saw_do_not_count():
+    evidence = analyse(events((1, 0, 2), (2, 1, 3)), CALLER, 10, verified_pids=frozenset({1}))
+    assert not evidence.is_parallel and evidence.unverified_pids == {2}
+    assert "never ran the grader's tracing" in explain(evidence, "task", "f(...)")
+
+
 def test_many_tasks_of_one_process_do_not_count_as_two():
     evidence = analyse(events((1, 0, 5), (1, 1, 2), (1, 3, 4)), CALLER, 10)
     assert evidence.max_processes_at_once == 1
@@ -83,6 +89,6 @@ def test_tiny_tasks_are_traced_in_every_worker(tmp_path, start_method, function,
     )
     assert run.outcomes[0].ok, run.outcomes[0]
     assert sorted(run.outcomes[0].value) == sorted(x * 2 for x in range(40))
-    evidence = analyse(run.events, run.pid, run.finished_at)
-    assert evidence.calls == 40
+    evidence = analyse(run.events, run.pid, run.finished_at, run.traced_pids)
+    assert evidence.calls == 40 and not evidence.unverified_pids
     assert evidence.is_parallel is parallel, evidence

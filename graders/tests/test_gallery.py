@@ -6,6 +6,7 @@ reference solution, and expect.toml:
     why = "what the mistake is"
     checks = ["words_results", "words_parallel"]   # the checks to run
     start_method = "spawn"                         # optional
+    options = ["--call-timeout", "5"]              # optional, more grading options
     [fail]
     words_parallel = "threads"                     # regex that must appear in the failure message
 
@@ -43,6 +44,7 @@ def test_gallery_entry_fails_exactly_its_checks(grade, pytester, expect_file):
     args = ["-k", " or ".join(f"test_{name}" for name in expect["checks"])]
     if "start_method" in expect:
         args += ["--start-method", expect["start_method"]]
+    args += expect.get("options", [])
     grading = grade(folder, args=tuple(args))
     checks = grading.checks
     assert set(checks) == set(expect["checks"]), grading.result.stdout.str()
