@@ -172,6 +172,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 "earned": sum(r.earned for r in results),
                 "total": sum(r.points for r in results),
                 "checks": [asdict(r) for r in results],
+                "speed": state.targets[(name, folder)].speed_results if (name, folder) in state.targets else [],
             }
             for (name, folder), results in state.results.items()
         ],

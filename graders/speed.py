@@ -34,6 +34,17 @@ class SpeedMeasurement:
     def reference_speedup(self) -> float | None:
         return min(self.serial) / min(self.reference) if self.reference else None
 
+    def as_dict(self) -> dict:
+        return {
+            "what": self.what,
+            "required": self.required,
+            "speedup": self.learner_speedup,
+            "reference_speedup": self.reference_speedup,
+            "serial_s": min(self.serial),
+            "learner_s": min(self.learner),
+            "rounds": len(self.serial),
+        }
+
     def figures(self) -> str:
         reference = (
             f", reference {min(self.reference):.3f} s = {self.reference_speedup:.2f}x" if self.reference else ""

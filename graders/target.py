@@ -20,6 +20,7 @@ class GradedTarget:
     folder: Path
     settings: Settings
     measurements: list[str] = field(default_factory=list)
+    speed_results: list[dict] = field(default_factory=list)
     _memo: dict[Any, Any] = field(default_factory=dict)
 
     @property
@@ -54,6 +55,11 @@ class GradedTarget:
 
     def record(self, text: str) -> None:
         self.measurements.append(text)
+
+    def record_speed(self, measurement) -> None:
+        """Keep a speed check's figures for the summary and, structured, for the JSON report."""
+        self.record(measurement.figures())
+        self.speed_results.append(measurement.as_dict())
 
     def source(self, module: str) -> tuple[Path, str]:
         path = self.folder / f"{module}.py"

@@ -200,7 +200,7 @@ def check_speedup(target: GradedTarget, part: Part) -> None:
         f"{part.function} on {cores} cores", target.settings.required_speedup(cores), run_round,
         target.settings.speed_rounds,
     )
-    target.record(measurement.figures())
+    target.record_speed(measurement)
     speed.judge(measurement)
 
 
