@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from graders import catalog
 from graders.settings import START_METHODS
+from graders.tests.submissions import submission
 
 PROJECT = Path(__file__).resolve().parents[1]
 GALLERY = PROJECT / "graders" / "tests" / "gallery"
@@ -127,10 +127,7 @@ def _count_wrong(tally: Tally, exercise: str, expect_file: Path, method: str) ->
     if not must_fail or ("start_method" in expect and expect["start_method"] != method):
         return
     with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch) / exercise
-        shutil.copytree(PROJECT / "solutions" / exercise, folder, ignore=shutil.ignore_patterns("__pycache__"))
-        for module in expect_file.parent.glob("*.py"):
-            shutil.copy(module, folder / module.name)
+        folder = submission(Path(scratch), exercise, overlay=expect_file.parent)
         extra = ["-k", " or ".join(f"test_{n}" for n in expect["checks"]), *expect.get("options", [])]
         report, _ = grade(folder, method, "idle", extra)
     tally.wrong_runs += 1

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,8 @@ import pytest
 # pytester's in-process runs drop modules first imported during a run; numpy and pandas refuse to
 # be imported twice in one process, so they are imported here, before any run.
 
-PROJECT = Path(__file__).resolve().parents[2]
+from graders.tests.submissions import PROJECT, submission  # noqa: F401 - shared with the tests
+
 START_METHODS = ("fork", "spawn", "forkserver")
 
 
@@ -28,16 +28,6 @@ class Grading:
 
     def outcomes(self) -> dict[str, str]:
         return {name: check["outcome"] for name, check in self.checks.items()}
-
-
-def submission(root: Path, exercise: str, overlay: Path | None = None) -> Path:
-    """A copy of the reference solution of ``exercise`` in ``root``, with ``overlay``'s modules on top."""
-    folder = root / exercise
-    shutil.copytree(PROJECT / "solutions" / exercise, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    if overlay is not None:
-        for module in overlay.glob("*.py"):
-            shutil.copy(module, folder / module.name)
-    return folder
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The wrong-solution gallery: plausible mistakes, each of which must fail exactly the checks it names.
 
-An entry is a folder gallery/<exercise>/<name>/ holding the learner modules that differ from the
-reference solution, and expect.toml:
+An entry is a folder gallery/<exercise>/<name>/ holding, for each learner module it changes, the
+definitions that replace the reference solution's (they are appended to it), and expect.toml:
 
     why = "what the mistake is"
     checks = ["words_results", "words_parallel"]   # the checks to run
