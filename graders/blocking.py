@@ -75,8 +75,10 @@ class BlockingMonitor:
             return real_sleep(seconds)
 
         def watched_open(file, mode="r", *args, **kwargs):
-            if loop_running_here() and any(flag in mode for flag in "wax+"):
-                monitor._record("open", f"open({os.path.basename(os.fspath(file))!r}, {mode!r})")
+            # Open file descriptors are left alone: multiprocessing writes to its pipes that way.
+            named = isinstance(file, (str, bytes, os.PathLike))
+            if named and isinstance(mode, str) and any(flag in mode for flag in "wax+") and loop_running_here():
+                monitor._record("open", f"open({os.path.basename(os.fsdecode(file))!r}, {mode!r})")
             return real_open(file, mode, *args, **kwargs)
 
         self._replace(time, "sleep", sleep)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders import asyncio_harness, virtual_clock
+from graders import asyncio_harness, tracing, virtual_clock
 from graders.calls import MISSING_FUNCTION, Outcome
 from graders.http_harness import ServedRun, serve_and_call
 from graders.http_mock import Reply
@@ -78,11 +78,25 @@ def download_images(module, replies: dict[str, Reply], limit: int, style: str = 
     return served
 
 
-def archive_replies(archives: list[tuple[str, bytes, float]]) -> dict[str, Reply]:
-    return {url: Reply(data, latency=latency) for url, data, latency in archives}
+def archive_replies(archives: list[tuple[str, bytes, float]], held: str | None = None) -> dict[str, Reply]:
+    """Each archive served after its latency; ``held`` (a URL) only until a traced task has started."""
+    return {
+        url: Reply(data, latency=latency, ready=_processing_started if url == held else None)
+        for url, data, latency in archives
+    }
 
 
-def run_pipeline(module, archives: list[tuple[str, bytes, float]], processes: int) -> ServedRun:
-    """``run_pipeline(urls, processes)`` with each archive served after its own latency."""
-    replies = archive_replies(archives)
+def run_pipeline(module, archives: list[tuple[str, bytes, float]], processes: int, held: str | None = None) -> ServedRun:
+    """``run_pipeline(urls, processes)`` with each archive served after its own latency.
+
+    The ``held`` archive is held back, up to its latency, until processing of another archive has
+    begun: pipelines that process archives as they arrive are never kept waiting for it, while
+    one that waits for every download before processing waits out the whole latency first.
+    """
+    replies = archive_replies(archives, held)
     return serve_and_call(module, "run_pipeline", replies, (list(replies), processes))
+
+
+def _processing_started() -> bool:
+    spec = os.environ.get(tracing.SPEC_ENV)
+    return bool(spec) and bool(tracing.read_events(tracing.TraceSpec.from_json(spec).directory))

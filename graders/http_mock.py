@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Callable
 
 import httpx
 import respx
@@ -37,6 +38,8 @@ class Reply:
     latency: float = 0.1
     # Send only this many bytes of the body, then fail as a dropped connection would.
     break_after: int | None = None
+    # Answer as soon as this returns True (polled), instead of after the whole latency (async clients).
+    ready: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -49,6 +52,9 @@ class Exchange:
     loop_in_thread: bool = False  # an event loop was running in the requesting thread
     main_thread: bool = True
     where: str = ""  # where the learner's code made the request, for blocking requests
+
+
+_POLL_S = 0.01
 
 
 class _DroppedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -140,10 +146,14 @@ class MockServer:
         status = None
         try:
             timeout = _read_timeout(request)
-            if timeout is not None and reply.latency > timeout:
-                await asyncio.sleep(timeout)
+            wait = reply.latency if timeout is None else min(reply.latency, timeout)
+            deadline = time.monotonic() + wait
+            ready = False
+            while not ready and time.monotonic() < deadline:
+                await asyncio.sleep(min(_POLL_S if reply.ready else wait, max(deadline - time.monotonic(), 0)))
+                ready = bool(reply.ready and reply.ready())
+            if not ready and wait < reply.latency:
                 raise httpx.ReadTimeout(f"no answer within {timeout:g} s", request=request)
-            await asyncio.sleep(reply.latency)
             status = reply.status
             return _response(request, reply)
         finally:

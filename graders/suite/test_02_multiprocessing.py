@@ -19,7 +19,7 @@ import pytest
 from graders import speed
 from graders.calls import Call, Outcome
 from graders.evidence import ParallelEvidence
-from graders.feedback import fail, mismatch, show, value_of
+from graders.feedback import fail, show, value_of
 from graders.target import GradedTarget
 
 SERIAL = "graders.reference:serial_starmap"
@@ -172,36 +172,16 @@ def check_speedup(target: GradedTarget, part: Part) -> None:
     call, outcome, _ = parallel_run(target, part)
     value_of(outcome, call.describe(), part.module)
     cores = target.settings.usable_cores
-    if cores < 2:
-        pytest.skip(
-            "only 1 usable core: a speedup cannot be measured here, so the structural parallel check "
-            "decides alone"
-        )
     workload = part.large(target, target.timed_workload_scale)
     calls = {
         "serial": Call(SERIAL, (part.task, workload.task_calls), label=f"{part.task}(...) in a loop"),
         "learner": part.call(workload, cores),
         "reference": Call(REFERENCE, (part.task, workload.task_calls, cores), label="the grader's reference pool"),
     }
-
-    def run_round(index: int, with_reference: bool) -> tuple[float, float, float | None]:
-        order = speed.rotated([name for name in calls if with_reference or name != "reference"], index)
-        run = target.run(part.module, [calls[name] for name in order])
-        outcomes = dict(zip(order, run.outcomes))
-        values = {name: value_of(o, calls[name].describe(), part.module) for name, o in outcomes.items()}
-        if index == 0:
-            problem = part.same(values["learner"], part.combine(values["serial"], workload))
-            if problem:
-                fail(f"on the larger timed input, {calls['learner'].describe()}: {problem}")
-        reference = outcomes["reference"].seconds if with_reference else None
-        return outcomes["serial"].seconds, outcomes["learner"].seconds, reference
-
-    measurement = speed.measure(
-        f"{part.function} on {cores} cores", target.settings.required_speedup(cores), run_round,
-        target.settings.speed_rounds,
+    speed.check(
+        target, part.module, calls, f"{part.function} on {cores} cores",
+        compare=lambda values: part.same(values["learner"], part.combine(values["serial"], workload)),
     )
-    target.record_speed(measurement)
-    speed.judge(measurement)
 
 
 @pytest.mark.points(1)

@@ -1,0 +1,34 @@
+"""Failure messages shared by the graders of async exercises (03, 04), in the learner's terms."""
+from __future__ import annotations
+
+from graders.asyncio_harness import is_nested_loop_error
+from graders.feedback import fail, value_of
+from graders.http_harness import ServedRun
+
+
+def nested_loop_problem(call: str, misuse: str | None, error: str) -> str | None:
+    """Why ``call`` failed if it ran an event loop inside the running one, else None."""
+    if misuse is None and not is_nested_loop_error(error):
+        return None
+    where = f" ({misuse})" if misuse else ""
+    return (
+        f"{call} called asyncio.run(){where} while an event loop was already running. A loop is always "
+        "running in a Jupyter notebook, where nbgrader runs your code, and asyncio.run cannot be "
+        "called there (nor loop.run_until_complete). Make the function `async def` and `await` "
+        "inside it; keep asyncio.run for a script's `if __name__ == \"__main__\":` part"
+    )
+
+
+def served_value(served: ServedRun, call: str, module: str):
+    """The learner's return value from a served run, or fail the check with what went wrong."""
+    if served.network:
+        fail(
+            f"{call} tried to reach the real network ({served.network[0]}). Graded runs are offline: "
+            "download only the URLs you are given, with httpx, which the grader answers itself"
+        )
+    problem = nested_loop_problem(call, served.asyncio_run_misuse, served.outcome.error)
+    if problem:
+        fail(problem)
+    if "not mocked" in served.outcome.error:
+        fail(f"{call} requested a URL that is not one of the URLs it was given ({served.outcome.error})")
+    return value_of(served.outcome, call, module)

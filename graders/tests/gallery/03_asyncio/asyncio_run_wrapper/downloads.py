@@ -1,0 +1,25 @@
+"""Gallery entry, appended to solutions/03_asyncio/downloads.py: A plain function that runs its own event loop: fine in a script, fails in a notebook."""
+
+
+async def _download_all(urls, folder, limit):
+    semaphore = asyncio.Semaphore(limit)
+    failures = {}
+
+    async def download(client, url):
+        async with semaphore:
+            try:
+                response = await client.get(url)
+                response.raise_for_status()
+            except httpx.HTTPError as error:
+                failures[url] = describe_failure(error)
+                return
+        async with aiofiles.open(Path(folder, image_name(url)), "wb") as file:
+            await file.write(response.content)
+
+    async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+        await asyncio.gather(*(download(client, url) for url in urls))
+    return failures
+
+
+def download_all(urls, folder, limit=6):
+    return asyncio.run(_download_all(urls, folder, limit))
