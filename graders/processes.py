@@ -35,7 +35,9 @@ def kill_all(processes: list[psutil.Process], grace: float = 0.0) -> list[int]:
     alive = []
     for proc in processes:
         try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                _reap(proc.pid)
+            elif proc.is_running():
                 alive.append(proc)
         except psutil.Error:
             continue
@@ -50,6 +52,14 @@ def kill_all(processes: list[psutil.Process], grace: float = 0.0) -> list[int]:
     # wait_procs also reaps those that are our children (adopted orphans included).
     psutil.wait_procs(alive, timeout=2)
     return [p.pid for p in alive]
+
+
+def _reap(pid: int) -> None:
+    # A dead orphan we adopted (as subreaper) stays a zombie until we collect its exit status.
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 def kill_group(pgid: int) -> None:
