@@ -51,6 +51,16 @@ HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 # What a released solution block becomes: the same line as graders.stubs writes, so the module a
 # learner starts from in the notebook is exactly the stub in exercises/.
 CODE_STUB = "raise NotImplementedError"
+# nbgrader 0.9's Autograde.autograde_preprocessors, with Execute replaced (graders.autograde).
+AUTOGRADE_PREPROCESSORS = (
+    "graders.autograde.RestartingExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+)
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -91,7 +101,8 @@ def grader_checks(exercise: catalog.Exercise) -> list[Check]:
 
 def _test_functions(module):
     def line(item):
-        return inspect.getsourcelines(item[1])[1]
+        # The line of the compiled function, not of the file on disk (which may have changed since).
+        return item[1].__code__.co_firstlineno
 
     found = []
     for name, value in vars(module).items():
@@ -258,6 +269,11 @@ os.environ["{call_env}"] = "{call_timeout:g}"
 # process they left running) would otherwise zero a check that passed.
 c.IgnorePattern.pattern = r"[\\s\\S]"
 
+# nbgrader's autograde steps, with Execute replaced by one that starts a new kernel when a learner's
+# cell kills the kernel or ignores the timeout's interrupt, instead of failing the whole submission.
+c.Autograde.autograde_preprocessors = [
+{autograde_preprocessors}]
+
 # A test cell the learner deleted is put back (and graded) at autograde.
 c.OverwriteCells.add_missing_cells = True
 
@@ -282,6 +298,7 @@ def config_text(course_id: str, cell_timeout: int, call_timeout: float, start_me
         marker=CONFIG_MARKER, course_id=course_id, code_stub=CODE_STUB, cell_timeout=cell_timeout,
         call_timeout=call_timeout, cell_env=CELL_TIMEOUT_ENV, call_env=CALL_TIMEOUT_ENV,
         start_method_line=start_method_line,
+        autograde_preprocessors="".join(f"    {name!r},\n" for name in AUTOGRADE_PREPROCESSORS),
     )
 
 

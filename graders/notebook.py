@@ -22,11 +22,12 @@ What the cell shows, and how nbgrader scores it:
 - skipped for another reason (a speed check on a 1-core machine, where the structural parallel check
   decides alone): not applicable, the points are given.
 
-Time: the grader gets ``GRADERS_CELL_TIMEOUT`` (nbgrader's ``Execute.timeout``, set by the course's
+Time: a check gets ``GRADERS_CELL_TIMEOUT`` (nbgrader's ``Execute.timeout``, set by the course's
 ``nbgrader_config.py``) minus a margin, and passes ``--call-timeout GRADERS_CALL_TIMEOUT`` to the
-grader, so a learner's endless loop costs one graded call and never reaches the cell timeout. If
-the grader overruns anyway, it is killed with every process it started and only this cell fails;
-the next cells grade their own check alone. If the kernel is interrupted (nbgrader's cell timeout,
+grader, so a learner's endless loop costs one graded call and never reaches the cell timeout. The
+run of the whole grader may use ``SUITE_SHARE`` of that; if it overruns, it is killed with every
+process it started, and this cell and the next ones grade their own check alone, each within its
+own cell's time. If the kernel is interrupted (nbgrader's cell timeout,
 or the stop button), the grader and its processes are killed too.
 """
 from __future__ import annotations
@@ -48,7 +49,10 @@ CELL_TIMEOUT_ENV = "GRADERS_CELL_TIMEOUT"
 CALL_TIMEOUT_ENV = "GRADERS_CALL_TIMEOUT"
 DEFAULT_CELL_TIMEOUT_S = 300.0
 DEFAULT_CALL_TIMEOUT_S = 30.0
-INCONCLUSIVE_RETRIES = 2
+INCONCLUSIVE_RETRIES = 1
+# The run of the whole grader gets this share of the cell's budget: if it overruns, the cell still has
+# the rest to grade its own check alone, so an overrun never costs a check that would have passed.
+SUITE_SHARE = 0.5
 # A single re-measurement is not started with less time than this left in the cell.
 RETRY_MIN_S = 20.0
 INCONCLUSIVE = "INCONCLUSIVE"
@@ -56,6 +60,11 @@ INCONCLUSIVE = "INCONCLUSIVE"
 
 class CheckFailed(AssertionError):
     """A grader check failed; the message is the grader's, written for the learner."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of a traceback: the learner needs the message, not the
+        # frames of this module (nbgrader still sees an error output, so the cell scores 0).
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
 
 
 @dataclass
@@ -112,14 +121,15 @@ def _check(exercise_name: str, name: str, folder: Path, deadline: float) -> str 
     key = (exercise.name, str(folder), _digest(exercise, folder))
     state = _STATES.get(key)
     if state is None:
-        suite = run_grader(exercise, folder, deadline=deadline)
+        now = time.monotonic()
+        suite = run_grader(exercise, folder, deadline=now + SUITE_SHARE * (deadline - now))
         state = _STATES[key] = _State(suite, dict(suite.results))
         if suite.problem is None:
             print(f"Graded {exercise.name} in {suite.seconds:.1f} s: {len(suite.results)} checks.")
             for line in suite.measurements:
                 print(f"  {line}")
         else:
-            return f"{name}: {suite.problem}"
+            print(f"The whole grader could not run ({suite.problem}); grading {name} alone.")
     result = state.results.get(name)
     if result is None:
         if not state.suite.problem and state.suite.results:

@@ -15,6 +15,8 @@ import pytest
 from graders.tests.submissions import PROJECT, submission  # noqa: F401 - shared with the tests
 
 START_METHODS = ("fork", "spawn", "forkserver")
+# Gallery entries are folders named like exercises: graded by test_gallery.py, not collected here.
+collect_ignore = ["gallery"]
 
 
 @dataclass

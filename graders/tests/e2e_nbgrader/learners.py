@@ -1,0 +1,154 @@
+"""The learners of the end-to-end course: what each hands in, and which checks each must fail.
+
+Every submission starts from a notebook nbgrader produced (the released one, or the source one with
+its solution markers removed) and changes it the way a learner would: a function rewritten in a
+module cell, a cell of their own added, a test cell edited or deleted.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Callable
+
+import nbformat
+from nbformat.v4 import new_code_cell
+
+THREAD_POOL_WORDS = '''\
+def build_words_parallel(seeds, length, processes):
+    from multiprocessing.pool import ThreadPool
+    with ThreadPool(processes) as pool:
+        return pool.starmap(build_word, [(seed, length) for seed in seeds])
+'''
+ONE_BY_ONE_TINY = '''\
+def total_steps_parallel(numbers, processes):
+    with Pool(processes) as pool:
+        return sum(pool.imap(collatz_steps, numbers))
+'''
+ENDLESS_IMAGES = '''\
+def filter_images_parallel(images, kernel, processes):
+    while True:
+        pass
+'''
+POOL_LEFT_OPEN_WORDS = '''\
+def build_words_parallel(seeds, length, processes):
+    pool = Pool(processes)
+    return pool.starmap(build_word, [(seed, length) for seed in seeds])
+'''
+TOGGLING_MARK_VISITED = '''\
+def mark_visited(city):
+    return toggle_visited(city)
+'''
+# A learner's own cell that ignores the interrupt nbgrader sends at the cell timeout.
+KERNEL_HANG = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)"
+KERNEL_CRASH = "import os\nos._exit(1)"
+
+
+def replace_function(source: str, name: str, new_code: str) -> str:
+    """``source`` with the top-level function ``name`` replaced by ``new_code``."""
+    header, _, body = source.partition("\n")
+    tree = ast.parse(body)
+    node = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+    if node is None:
+        raise LookupError(f"no function {name} in the cell")
+    lines = body.split("\n")
+    start = node.lineno - 1 - len(node.decorator_list)
+    return "\n".join([header, *lines[:start], new_code.rstrip("\n"), *lines[node.end_lineno:]])
+
+
+def module_cell(notebook, module: str):
+    return next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(f"%%writefile {module}.py"))
+
+
+def test_cell(notebook, check: str):
+    return next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == f"test_{check}")
+
+
+def rewrite(module: str, function: str, code: str) -> Callable:
+    def change(notebook):
+        cell = module_cell(notebook, module)
+        cell.source = replace_function(cell.source, function, code)
+
+    return change
+
+
+def append_to_module(module: str, text: str) -> Callable:
+    def change(notebook):
+        module_cell(notebook, module).source += "\n" + text
+
+    return change
+
+
+def add_cell_after_modules(code: str) -> Callable:
+    def change(notebook):
+        last = max(i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and c.source.startswith("%%writefile"))
+        notebook.cells.insert(last + 1, new_code_cell(code))
+
+    return change
+
+
+def delete_test_cell(check: str) -> Callable:
+    def change(notebook):
+        notebook.cells.remove(test_cell(notebook, check))
+
+    return change
+
+
+def edit_test_cell(check: str, code: str) -> Callable:
+    def change(notebook):
+        test_cell(notebook, check).source = code
+
+    return change
+
+
+@dataclass
+class Learner:
+    student: str
+    exercise: str
+    # "solution": the source notebook without solution markers; "release": the notebook as released.
+    start: str
+    changes: list[Callable] = field(default_factory=list)
+    # Checks that must score 0 (ALL: every check); every other check must score its points, except
+    # those in `either`, whose verdict the machine's load may decide (see their `why`).
+    fails: frozenset[str] | str = frozenset()
+    either: frozenset[str] = frozenset()
+    start_method: str = "fork"
+    why: str = ""
+
+    def notebook(self, solution, release):
+        notebook = nbformat.from_dict(nbformat.reads(nbformat.writes(solution if self.start == "solution" else release), as_version=4))
+        for change in self.changes:
+            change(notebook)
+        return notebook
+
+
+ALL = "all"
+
+LEARNERS = [
+    Learner("alice", "02_multiprocessing", "solution", start_method="forkserver",
+            changes=[delete_test_cell("words_parallel"), edit_test_cell("tiny_speedup", "print('all good')")],
+            why="reference solution; deletes one test cell and empties another (both are put back)"),
+    Learner("bob", "02_multiprocessing", "release", fails=ALL, why="untouched stubs"),
+    Learner("carol", "02_multiprocessing", "solution",
+            changes=[rewrite("word_builder", "build_words_parallel", THREAD_POOL_WORDS),
+                     rewrite("tiny_tasks", "total_steps_parallel", ONE_BY_ONE_TINY)],
+            fails=frozenset({"words_parallel", "tiny_speedup"}),
+            # Threads and processes cannot be told apart by time alone on a busy 2-core machine: a
+            # thread pool can reach the required speedup by noise. words_parallel is the gate.
+            either=frozenset({"words_speedup"}),
+            why="threads instead of processes (the structural check fails it); one number per task (too slow)"),
+    Learner("dave", "02_multiprocessing", "solution",
+            changes=[rewrite("image_filters", "filter_images_parallel", ENDLESS_IMAGES),
+                     append_to_module("tiny_tasks", "def broken(:\n    pass"), add_cell_after_modules(KERNEL_HANG)],
+            fails=frozenset({"images_results", "images_parallel", "images_speedup",
+                             "tiny_results", "tiny_parallel", "tiny_speedup", "no_leftover_processes"}),
+            why="endless loop in one function; a module that does not import; a cell that hangs the kernel, deaf to interrupts"),
+    Learner("erin", "02_multiprocessing", "solution", start_method="spawn",
+            changes=[rewrite("word_builder", "build_words_parallel", POOL_LEFT_OPEN_WORDS), add_cell_after_modules(KERNEL_CRASH)],
+            fails=frozenset({"no_leftover_processes"}),
+            why="a pool never closed; a cell of their own that kills the kernel"),
+    Learner("alice", "01_functional", "solution", why="reference solution"),
+    Learner("bob", "01_functional", "release", fails=ALL, why="untouched stubs"),
+    Learner("carol", "01_functional", "solution",
+            changes=[rewrite("cities", "mark_visited", TOGGLING_MARK_VISITED)],
+            fails=frozenset({"mark_visited"}), why="a function that is not idempotent"),
+]

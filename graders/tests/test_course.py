@@ -1,0 +1,351 @@
+"""The nbgrader course generator (graders.course) and the test-cell helper (graders.notebook), without autograde.
+
+The full classroom path (generate_assignment, autograde, export, feedback) is the end-to-end test in
+graders/tests/e2e_nbgrader (``tox -e nbgrader``); here: what the generator writes, one real
+``nbgrader generate_assignment`` (a few seconds), and ``check`` on real grader runs of exercise 01.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+from graders import catalog, course, notebook
+from graders.stubs import make_stub, strip_markers
+from graders.tests.conftest import PROJECT
+
+EXERCISES = sorted(n for n in catalog.exercises() if (PROJECT / "solutions" / n).is_dir())
+FAST = "01_functional"
+
+
+def cells_by_kind(nb) -> dict[str, list]:
+    kinds: dict[str, list] = {"solution": [], "test": [], "locked": []}
+    for cell in nb.cells:
+        meta = cell.metadata["nbgrader"]
+        kinds["test" if meta["grade"] else "solution" if meta["solution"] else "locked"].append(cell)
+    return kinds
+
+
+def grader_report(folder: Path, exercise: catalog.Exercise, tmp_path: Path) -> dict:
+    report = tmp_path / f"{exercise.name}.json"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", str(exercise.grader_path), "--target", str(folder), "--grading-report", str(report),
+         "-p", "no:cacheprovider", "-q"],
+        cwd=tmp_path, capture_output=True, timeout=600,
+    )
+    return json.loads(report.read_text())
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("course")
+    course.build(root, PROJECT, course_id="unit", cell_timeout=120, call_timeout=20)
+    return root
+
+
+def read_source(root: Path, name: str):
+    return nbformat.read(root / "source" / name / f"{name}.ipynb", as_version=4)
+
+
+def test_build_writes_config_and_one_notebook_per_exercise_and_no_python_file(built):
+    assert sorted(p.name for p in (built / "source").iterdir()) == EXERCISES
+    for name in EXERCISES:
+        assert sorted(p.name for p in (built / "source" / name).iterdir()) == [f"{name}.ipynb"]
+    assert not [p for p in built.rglob("*.py") if p.name != "nbgrader_config.py"]
+    config = (built / "nbgrader_config.py").read_text()
+    assert "c.CourseDirectory.course_id = 'unit'" in config
+    assert "c.Execute.timeout = 120" in config and "c.Execute.raise_on_iopub_timeout = False" in config
+    assert f'os.environ["{notebook.CALL_TIMEOUT_ENV}"] = "20"' in config
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_cells_carry_nbgrader_schema_3_metadata(built, name):
+    nb = read_source(built, name)
+    nbformat.validate(nb)
+    ids = [cell.metadata["nbgrader"]["grade_id"] for cell in nb.cells]
+    assert len(ids) == len(set(ids))
+    for cell in nb.cells:
+        meta = cell.metadata["nbgrader"]
+        assert meta["schema_version"] == 3
+        assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cell.id)
+        if meta["grade"]:
+            assert (cell.cell_type, meta["solution"], meta["locked"]) == ("code", False, True) and meta["points"] > 0
+        elif meta["solution"]:
+            assert (cell.cell_type, meta["locked"]) == ("code", False) and "points" not in meta
+        else:
+            assert (cell.cell_type, meta["locked"]) == ("markdown", True)
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_module_cells_write_the_reference_solution_with_its_markers(built, name):
+    exercise = catalog.exercises()[name]
+    solutions = cells_by_kind(read_source(built, name))["solution"]
+    assert [c.source.split("\n", 1)[0] for c in solutions] == [f"%%writefile {m}.py" for m in exercise.modules]
+    for cell, module in zip(solutions, exercise.modules):
+        body = cell.source.split("\n", 1)[1]
+        assert body + "\n" == (PROJECT / "solutions" / name / f"{module}.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_test_cells_are_the_grader_checks_with_their_points(built, name, tmp_path):
+    exercise = catalog.exercises()[name]
+    tests = cells_by_kind(read_source(built, name))["test"]
+    in_notebook = {c.metadata["nbgrader"]["grade_id"].removeprefix("test_"): c.metadata["nbgrader"]["points"] for c in tests}
+    # Independently of how the generator reads the markers: the points the grader itself reports.
+    report = grader_report(PROJECT / "exercises" / name, exercise, tmp_path)
+    reported = {c["name"]: c["points"] for e in report["exercises"] for c in e["checks"]}
+    assert in_notebook == reported
+    for cell in tests:
+        check_name = cell.metadata["nbgrader"]["grade_id"].removeprefix("test_")
+        assert cell.source.endswith(f'from graders.notebook import check\ncheck("{name}", "{check_name}")')
+
+
+def test_the_readme_explains_the_notebook_when_there_is_one(tmp_path):
+    root = tmp_path / "project"
+    (root / "solutions" / FAST).mkdir(parents=True)
+    (root / "exercises" / FAST).mkdir(parents=True)
+    for module in catalog.exercises()[FAST].modules:
+        (root / "solutions" / FAST / f"{module}.py").write_text((PROJECT / "solutions" / FAST / f"{module}.py").read_text())
+    exercise = catalog.exercises()[FAST]
+    without = course.build_notebook(exercise, root).cells[0].source
+    assert without.startswith(f"# {exercise.title}\n") and "## How this notebook works" in without
+    (root / "exercises" / FAST / "README.md").write_text("# Cities\n\nMap and filter them.\n")
+    with_readme = course.build_notebook(exercise, root).cells[0].source
+    assert with_readme.startswith("# Cities\n\nMap and filter them.") and exercise.title not in with_readme
+
+
+def test_async_exercises_say_how_to_await_in_a_notebook(tmp_path):
+    exercise = catalog.Exercise("01_functional", "t", catalog.exercises()[FAST].grader, ("job",))
+    (tmp_path / "solutions" / FAST).mkdir(parents=True)
+    (tmp_path / "solutions" / FAST / "job.py").write_text("async def main():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n")
+    assert "await main()" in course.build_notebook(exercise, tmp_path).cells[0].source
+
+
+def test_solution_notebook_is_the_source_without_markers(built):
+    source = read_source(built, FAST)
+    solved = course.solution_notebook(source)
+    for before, after in zip(source.cells, solved.cells):
+        if before.metadata["nbgrader"]["solution"]:
+            head, _, body = before.source.partition("\n")
+            assert after.source == head + "\n" + strip_markers(body + "\n").rstrip("\n")
+        else:
+            assert after.source == before.source
+    assert "BEGIN SOLUTION" in nbformat.writes(source)
+
+
+def test_generate_assignment_releases_exactly_the_stubs_and_no_solution(built):
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", FAST], cwd=built, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    release = built / "release" / FAST
+    assert sorted(p.name for p in release.iterdir()) == [f"{FAST}.ipynb"]
+    released = nbformat.read(release / f"{FAST}.ipynb", as_version=4)
+    source = read_source(built, FAST)
+    exercise = catalog.exercises()[FAST]
+    modules = [c for c in released.cells if c.source.startswith("%%writefile")]
+    for cell, module in zip(modules, exercise.modules, strict=True):
+        solution = (PROJECT / "solutions" / FAST / f"{module}.py").read_text()
+        body = cell.source.split("\n", 1)[1] + "\n"
+        assert body == make_stub(solution) == (PROJECT / "exercises" / FAST / f"{module}.py").read_text()
+    solution_lines = {
+        line for c in cells_by_kind(source)["solution"] for line in course.solution_notebook(source).cells[source.cells.index(c)].source.splitlines()
+    } - {line for c in modules for line in c.source.splitlines()}
+    text = nbformat.writes(released)
+    assert "BEGIN SOLUTION" not in text
+    assert [line for line in solution_lines if len(line.strip()) > 8 and line in text.splitlines()] == []
+    tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in released.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    assert tests == {c.metadata["nbgrader"]["grade_id"]: c.source for c in cells_by_kind(source)["test"]}
+
+
+def test_config_swaps_only_execute_in_nbgrader_autograde_steps():
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+    from traitlets.utils.importstring import import_item
+
+    from graders.autograde import RestartingExecute
+
+    ours = [import_item(name) for name in course.AUTOGRADE_PREPROCESSORS]
+    assert RestartingExecute in ours and issubclass(RestartingExecute, Execute)
+    assert [Execute if p is RestartingExecute else p for p in ours] == Autograde.class_traits()["autograde_preprocessors"].default()
+
+
+def test_config_loads_in_traitlets_and_sets_what_the_kernel_reads(built, monkeypatch):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    for name in (notebook.CELL_TIMEOUT_ENV, notebook.CALL_TIMEOUT_ENV):
+        monkeypatch.delenv(name, raising=False)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(built)).load_config()
+    assert config.Execute.timeout == 120 and config.Execute.raise_on_iopub_timeout is False
+    assert config.CourseDirectory.root == str(built)
+    assert config.ClearSolutions.code_stub == {"python": "raise NotImplementedError"}
+    assert os.environ[notebook.CELL_TIMEOUT_ENV] == "120" and os.environ[notebook.CALL_TIMEOUT_ENV] == "20"
+
+
+def test_a_call_timeout_near_the_cell_timeout_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="call timeout"):
+        course.build(tmp_path, PROJECT, [FAST], cell_timeout=30, call_timeout=20)
+
+
+def test_build_refuses_python_files_in_source_and_keeps_a_hand_edited_config(tmp_path, capsys):
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    course.build(tmp_path, PROJECT, [FAST])
+    assert (tmp_path / "nbgrader_config.py").read_text() == "c = get_config()\n"
+    assert "kept" in capsys.readouterr().out
+    (tmp_path / "source" / FAST / "cities.py").write_text("x = 1\n")
+    with pytest.raises(ValueError, match="verbatim"):
+        course.build(tmp_path, PROJECT, [FAST])
+
+
+def test_unknown_exercise_and_cli_errors_exit_2(tmp_path, capsys):
+    assert course.main(["build", str(tmp_path), "--root", str(PROJECT), "--exercises", "99_nope"]) == 2
+    assert "unknown exercise" in capsys.readouterr().err
+
+
+def test_parametrized_checks_are_refused(tmp_path, monkeypatch):
+    (tmp_path / "fake_grader.py").write_text(textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.points(2)
+        def test_one(target):
+            pass
+
+        @pytest.mark.parametrize("x", [1, 2])
+        def test_two(target, x):
+            pass
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    exercise = catalog.Exercise("x", "t", "fake_grader", ("m",))
+    with pytest.raises(ValueError, match="parametrized"):
+        course.grader_checks(exercise)
+
+
+def test_inconclusive_lists_students_to_grade_again(tmp_path, capsys):
+    folder = tmp_path / "autograded" / "ann" / "a1"
+    folder.mkdir(parents=True)
+    cell = nbformat.v4.new_code_cell("check()", metadata={"nbgrader": {"grade": True, "grade_id": "test_words_speedup"}})
+    cell.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", evalue=f"{notebook.INCONCLUSIVE}: busy", traceback=[])]
+    passed = nbformat.v4.new_code_cell("check()", metadata={"nbgrader": {"grade": True, "grade_id": "test_other"}})
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell, passed]), folder / "a1.ipynb")
+    assert course.inconclusive(tmp_path, "a1") == {"ann": ["test_words_speedup"]}
+    assert course.main(["inconclusive", str(tmp_path), "a1"]) == 0
+    assert "nbgrader autograde a1 --student ann --force" in capsys.readouterr().out
+
+
+# --- graders.notebook.check, on real grader runs of exercise 01 (about 4 s each) ---------------------
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    for module in catalog.exercises()[FAST].modules:
+        (tmp_path / f"{module}.py").write_text((PROJECT / "solutions" / FAST / f"{module}.py").read_text())
+    notebook._STATES.clear()
+    return tmp_path
+
+
+def test_check_passes_quietly_and_runs_the_grader_once_per_module_contents(folder, capfd, monkeypatch):
+    runs = []
+    real = notebook.run_grader
+    monkeypatch.setattr(notebook, "run_grader", lambda *a, **k: runs.append(a) or real(*a, **k))
+    assert notebook.check(FAST, "lower_names", folder) is None
+    assert notebook.check(FAST, "mark_visited", folder) is None
+    out, err = capfd.readouterr()
+    assert err == "" and "lower_names: passed, 1 point." in out and "mark_visited: passed" in out
+    assert len(runs) == 1
+    cities = folder / "cities.py"
+    cities.write_text(cities.read_text().replace('return {**city, "visited": True}', "return toggle_visited(city)"))
+    with pytest.raises(notebook.CheckFailed, match="mark_visited") as failure:
+        notebook.check(FAST, "mark_visited", folder)
+    assert len(runs) == 2 and "Hint: " in str(failure.value)
+    assert capfd.readouterr().err == ""
+
+
+def test_check_fails_a_stub_with_the_graders_message_and_hint(tmp_path):
+    for module in catalog.exercises()[FAST].modules:
+        (tmp_path / f"{module}.py").write_text((PROJECT / "exercises" / FAST / f"{module}.py").read_text())
+    notebook._STATES.clear()
+    with pytest.raises(notebook.CheckFailed) as failure:
+        notebook.check(FAST, "cities_above", tmp_path)
+    message = str(failure.value)
+    assert "not written yet" in message and catalog.exercises()[FAST].hint("cities_above") in message
+    assert "Traceback" not in message and "graders/suite" not in message
+
+
+def test_unknown_check_or_exercise_fails_clearly(folder):
+    with pytest.raises(notebook.CheckFailed, match="not a check of"):
+        notebook.check(FAST, "no_such_check", folder)
+    with pytest.raises(notebook.CheckFailed, match="unknown exercise"):
+        notebook.check("99_nope", "x", folder)
+
+
+def test_a_grader_that_overruns_the_cell_budget_is_killed_with_its_processes(folder, monkeypatch, capsys):
+    cities = folder / "cities.py"
+    cities.write_text(cities.read_text() + "\nimport time\nwhile True:\n    time.sleep(0.05)\n")
+    monkeypatch.setenv(notebook.CELL_TIMEOUT_ENV, "16")  # budget 10 s, far below the import timeout
+    started = time.monotonic()
+    with pytest.raises(notebook.CheckFailed, match="did not finish within"):
+        notebook.check(FAST, "lower_names", folder)
+    assert time.monotonic() - started < 15
+    # The whole grader had half the budget; then the check ran alone with the rest.
+    assert "grading lower_names alone" in capsys.readouterr().out
+    time.sleep(0.2)
+    alive = [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, alive
+    assert not [p for p in psutil.process_iter(["cmdline"]) if str(folder) in " ".join(p.info["cmdline"] or [])]
+
+
+def test_inconclusive_is_measured_again_then_scores_zero_with_a_label(folder, monkeypatch, capsys):
+    outcomes = iter(["inconclusive", "inconclusive", "passed"])
+    calls = []
+
+    def fake(exercise, target, checks=(), *, deadline):
+        calls.append(checks)
+        outcome = next(outcomes)
+        names = checks or ("tiny_speedup", "other")
+        return notebook.GraderRun(results={n: notebook.Result(n, 2.0, outcome if n == "tiny_speedup" else "passed", "busy") for n in names})
+
+    monkeypatch.setattr(notebook, "run_grader", fake)
+    with pytest.raises(notebook.CheckFailed, match=f"^{notebook.INCONCLUSIVE}: tiny_speedup"):
+        notebook.check(FAST, "tiny_speedup", folder)
+    assert calls == [(), ("tiny_speedup",)]
+    assert "measuring again (1/1)" in capsys.readouterr().out
+    # Run again (the learner re-runs the cell): the next measurement passes.
+    assert notebook.check(FAST, "tiny_speedup", folder) is None
+
+
+def test_a_skipped_check_is_not_applicable_and_keeps_its_points(capsys):
+    exercise = catalog.exercises()[FAST]
+    assert notebook._verdict(exercise, notebook.Result("x_speedup", 1.0, "skipped", "only 1 usable core")) is None
+    assert "not applicable here (only 1 usable core); 1 point given" in capsys.readouterr().out
+
+
+def test_when_the_whole_grader_overruns_each_cell_grades_its_own_check(folder, monkeypatch, capsys):
+    calls = []
+
+    def fake(exercise, target, checks=(), *, deadline):
+        calls.append((checks, round(deadline - time.monotonic())))
+        if not checks:
+            return notebook.GraderRun(problem="the grader did not finish within 40 s")
+        return notebook.GraderRun(results={checks[0]: notebook.Result(checks[0], 1.0, "passed")})
+
+    monkeypatch.setattr(notebook, "run_grader", fake)
+    monkeypatch.setenv(notebook.CELL_TIMEOUT_ENV, "100")
+    assert notebook.check(FAST, "lower_names", folder) is None
+    assert notebook.check(FAST, "cities_above", folder) is None
+    # The whole grader had half of the 90 s budget, each check alone the time left in its cell.
+    assert [c for c, _ in calls] == [(), ("lower_names",), ("cities_above",)]
+    assert calls[0][1] == 45 and calls[1][1] in (89, 90) and calls[2][1] in (89, 90)
+
+
+def test_a_failed_check_shows_its_message_without_frames_in_ipython():
+    lines = notebook.CheckFailed("words_results: got 3 words\nHint: keep the order")._render_traceback_()
+    assert lines[-1].endswith("CheckFailed\x1b[0m: words_results: got 3 words\nHint: keep the order")
+    assert not any("File " in line or "notebook.py" in line for line in lines)
