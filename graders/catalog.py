@@ -21,6 +21,8 @@ class Exercise:
     grader: str
     modules: tuple[str, ...]
     hints: dict[str, str] = field(default_factory=dict)
+    # Its learner code starts processes, so the multiprocessing start method matters.
+    starts_processes: bool = False
 
     @property
     def grader_path(self) -> Path:
@@ -47,6 +49,7 @@ def exercises() -> dict[str, Exercise]:
             grader=entry["grader"],
             modules=tuple(entry["modules"]),
             hints=dict(entry.get("hints", {})),
+            starts_processes=entry.get("starts_processes", False),
         )
         for name, entry in data["exercises"].items()
     }
