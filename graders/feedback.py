@@ -76,6 +76,11 @@ def outcome_problem(outcome: c.Outcome, call: str, module: str) -> str | None:
             f"{call} replaced objects the grader relies on to measure it ({outcome.error}); "
             "results obtained that way cannot be graded"
         )
+    if status == c.WROTE_OUTSIDE:
+        return (
+            f"{call} changed files of the submission folder itself ({outcome.error}); graded code may "
+            "write only in its working folder, the temporary folder or its home"
+        )
     if status == c.NOT_RUN:
         return f"{call} was not run because an earlier call in the same check failed"
     return f"{call}: {status} {outcome.error}"

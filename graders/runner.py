@@ -69,6 +69,7 @@ def run_calls(
         else:
             copy.mkdir()
         cap = limits.ProcessGroupCap()
+        before = _snapshot(Path(target_dir))
         registry = _registry(scratch_path / "registry.sock") if trace else None
         spec = (
             tracing.TraceSpec(
@@ -102,7 +103,7 @@ def run_calls(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=work,
-                env=_child_environment(),
+                env=_child_environment(scratch_path),
             )
         os.close(write_end)
         overran: int | None = -2
@@ -115,6 +116,7 @@ def run_calls(
             # Orphans that left the sandbox's session were adopted by us (a subreaper): end them too.
             processes.kill_all([p for p in processes.descendants() if p.pid not in already_ours])
         finished_at = time.monotonic()
+        written = _changes(before, _snapshot(Path(target_dir)))
         traced_pids = _registered_pids(registry) if registry else None
         outcomes = []
         for index in range(len(calls)):
@@ -123,6 +125,8 @@ def run_calls(
                 outcome = _missing_outcome(index, overran, proc.returncode, timeout)
             if index in starts and index in ends:
                 outcome.seconds = ends[index] - starts[index]
+            if written and outcome.status != c.NOT_RUN:
+                outcome = c.Outcome(c.WROTE_OUTSIDE, error=", ".join(written[:3]), seconds=outcome.seconds)
             outcomes.append(outcome)
         return SandboxRun(
             outcomes=outcomes,
@@ -132,6 +136,26 @@ def run_calls(
             output=log_path.read_text(errors="replace")[-4000:],
             traced_pids=traced_pids,
         )
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """The submission folder as (size, mtime) per file: the learner's code must leave it as it was."""
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for path in folder.rglob("*"):
+        if "__pycache__" in path.parts or not path.is_file():
+            continue
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found[str(path.relative_to(folder))] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+def _changes(before: dict, after: dict) -> list[str]:
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
 
 
 def _registry(path: Path) -> socket.socket | None:
@@ -160,9 +184,13 @@ def _registered_pids(server: socket.socket) -> frozenset[int]:
                 pids.add(struct.unpack("3i", credentials)[0])
 
 
-def _child_environment() -> dict[str, str]:
+def _child_environment(scratch: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop(tracing.SPEC_ENV, None)
+    # Home and temporary files inside the scratch folder, which is deleted after the run.
+    (scratch / "home").mkdir()
+    (scratch / "tmp").mkdir()
+    env.update(HOME=str(scratch / "home"), TMPDIR=str(scratch / "tmp"))
     # BLAS thread pools would make "serial" numpy code secretly parallel and blur every timing.
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = "1"

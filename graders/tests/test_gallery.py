@@ -37,10 +37,12 @@ def _entry_id(path: Path) -> str:
 
 
 @pytest.mark.parametrize("expect_file", ENTRIES, ids=_entry_id)
-def test_gallery_entry_fails_exactly_its_checks(grade, pytester, expect_file):
+def test_gallery_entry_fails_exactly_its_checks(grade, pytester, monkeypatch, expect_file):
     expect = tomllib.loads(expect_file.read_text(encoding="utf-8"))
     exercise = expect_file.parent.parent.name
     folder = submission(pytester.path / "submission", exercise, overlay=expect_file.parent)
+    # Where an entry that tries to escape its sandbox would write (the learner's own folder).
+    monkeypatch.setenv("GALLERY_SUBMISSION_FOLDER", str(folder))
     args = ["-k", " or ".join(f"test_{name}" for name in expect["checks"])]
     if "start_method" in expect:
         args += ["--start-method", expect["start_method"]]
