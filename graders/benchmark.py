@@ -48,6 +48,8 @@ class Tally:
 
 
 def grade(folder: Path, start_method: str, load: str, extra: list[str]) -> tuple[dict, float]:
+    # Where a gallery entry that tries to escape its sandbox writes: the folder being graded.
+    env = {**os.environ, "GALLERY_SUBMISSION_FOLDER": str(folder)}
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.json"
         command = [sys.executable, "-m", "pytest", str(folder), "-q", "-p", "no:cacheprovider",
@@ -57,7 +59,9 @@ def grade(folder: Path, start_method: str, load: str, extra: list[str]) -> tuple
         hog = _start_hog() if load == "hog" else None
         started = time.monotonic()
         try:
-            subprocess.run(command, cwd=scratch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900, check=False)
+            subprocess.run(
+                command, cwd=scratch, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900, check=False
+            )
         finally:
             if hog is not None:
                 hog.kill()

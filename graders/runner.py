@@ -271,6 +271,9 @@ def _missing_outcome(index: int, overran: int | None, returncode: int | None, ti
     if overran is not None and index > overran:
         return c.Outcome(c.NOT_RUN)
     if returncode is not None and returncode < 0:
-        name = signal.Signals(-returncode).name if -returncode in signal.Signals._value2member_map_ else str(-returncode)
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
         return c.Outcome(c.CRASHED, error=f"killed by signal {name}")
     return c.Outcome(c.CRASHED, error=f"exit code {returncode}")
