@@ -19,6 +19,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from graders.patching import Patches
+
 # Taken before any patching, for grader-owned code that must really sleep (the mock server's
 # blocking path) without being reported.
 real_sleep = time.sleep
@@ -51,7 +53,7 @@ def learner_location(folder: str | None) -> str:
     return ""
 
 
-class BlockingMonitor:
+class BlockingMonitor(Patches):
     """While active, records ``time.sleep`` and ``open(..., "w")`` calls made on a running event loop.
 
     The calls still happen (the code behaves as it would without the grader); the grader reads
@@ -63,7 +65,7 @@ class BlockingMonitor:
         self.learner_folder = learner_folder
         self.modules = list(modules)
         self.calls: list[BlockingCall] = []
-        self._saved: list[tuple[object, str, object]] = []
+        super().__init__()
 
     def __enter__(self) -> "BlockingMonitor":
         monitor = self
@@ -93,15 +95,6 @@ class BlockingMonitor:
                 if value is real_sleep:
                     self._replace(module, name, sleep)
         return self
-
-    def __exit__(self, *exc_info) -> None:
-        for owner, name, original in reversed(self._saved):
-            setattr(owner, name, original)
-        self._saved.clear()
-
-    def _replace(self, owner, name: str, replacement) -> None:
-        self._saved.append((owner, name, vars(owner)[name] if isinstance(owner, type) else getattr(owner, name)))
-        setattr(owner, name, replacement)
 
     def _record(self, kind: str, detail: str) -> None:
         self.calls.append(

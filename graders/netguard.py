@@ -17,6 +17,8 @@ import socket
 import threading
 from contextlib import contextmanager
 
+from graders.patching import Patches
+
 _LOCAL_NAMES = {None, "", "localhost", "localhost.localdomain", "ip6-localhost"}
 
 
@@ -24,13 +26,13 @@ class NetworkBlocked(RuntimeError):
     """Raised instead of reaching the real network from a graded run."""
 
 
-class NetGuard:
+class NetGuard(Patches):
     """While active, refuses DNS look-ups of other hosts and connections to non-loopback addresses."""
 
     def __init__(self) -> None:
         self.attempts: list[str] = []
         self._lock = threading.Lock()
-        self._saved: list[tuple[object, str, object]] = []
+        super().__init__()
 
     def __enter__(self) -> "NetGuard":
         guard = self
@@ -62,15 +64,6 @@ class NetGuard:
         self._replace(socket.socket, "sendto", sendto)
         self._replace(socket, "getaddrinfo", getaddrinfo)
         return self
-
-    def __exit__(self, *exc_info) -> None:
-        for owner, name, original in reversed(self._saved):
-            setattr(owner, name, original)
-        self._saved.clear()
-
-    def _replace(self, owner, name: str, replacement) -> None:
-        self._saved.append((owner, name, getattr(owner, name)))
-        setattr(owner, name, replacement)
 
     def _check_address(self, sock: socket.socket, address, action: str) -> None:
         if sock.family not in (socket.AF_INET, socket.AF_INET6):
