@@ -175,7 +175,9 @@ def test_reference_pipeline_is_recorded_task_by_task(tmp_path):
     assert gathered == {t.key for t in processes}  # the summaries only, never the archives
     assert (run.clients_connected, run.clients_left_open, run.cluster_closed) == (1, 0, True)
     assert sorted(r.path for r in run.requests) == sorted(path for path, _, _ in archives)
-    assert run.peak_in_flight == 2
+    # Whether Dask runs these two downloads on two workers at once is its scheduler's choice (the
+    # exercise's downloads_concurrent check uses more archives); the count itself is tested above.
+    assert run.peak_in_flight in (1, 2)
     assert run.network == []
     # Dask's logging is silenced: nothing in the sandbox's output.
     assert "distributed" not in output, output
