@@ -25,3 +25,13 @@ def apply_twice(module, function: str, argument) -> tuple:
     """f(x) and f(f(x)): whether applying the learner's function again changes anything."""
     once = getattr(module, function)(argument)
     return once, getattr(module, function)(once)
+
+
+def warm_up(module, processes: int) -> None:
+    """Pay multiprocessing's once-per-process costs before anything is timed.
+
+    The first pool of a process imports the pool machinery and, under spawn and forkserver, starts
+    the resource tracker (and the fork server): whichever timed call came first would pay for all.
+    """
+    with multiprocessing.Pool(processes) as pool:
+        pool.map(abs, range(processes))

@@ -16,6 +16,7 @@ import pytest
 from graders.feedback import fail
 
 MIN_ROUNDS = 2
+WARM_UP = "graders.reference:warm_up"
 
 
 @dataclass
@@ -109,6 +110,7 @@ def check(target, module: str, calls: dict, what: str, compare: Callable[[dict],
     ``compare(values)`` looks at the first round's values and returns what is wrong with the
     learner's result on the timed input, if anything.
     """
+    from graders.calls import Call
     from graders.feedback import value_of
 
     cores = target.settings.usable_cores
@@ -117,8 +119,10 @@ def check(target, module: str, calls: dict, what: str, compare: Callable[[dict],
 
     def run_round(index: int, with_reference: bool) -> tuple[float, float, float | None]:
         order = rotated([name for name in calls if with_reference or name != "reference"], index)
-        run = target.run(module, [calls[name] for name in order], **run_options)
-        outcomes = dict(zip(order, run.outcomes))
+        warm_up = Call(WARM_UP, (cores,), label="the grader's warm-up pool")
+        run = target.run(module, [warm_up] + [calls[name] for name in order], **run_options)
+        value_of(run.outcomes[0], warm_up.describe(), module)
+        outcomes = dict(zip(order, run.outcomes[1:]))
         values = {name: value_of(o, calls[name].describe(), module) for name, o in outcomes.items()}
         if index == 0:
             problem = compare(values)
