@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from graders import catalog, processes, settings
-from graders.target import GradedTarget
+from graders.target import GradedTarget, display_path
 
 SETTINGS = pytest.StashKey[settings.Settings]()
 STATE = pytest.StashKey["GradingState"]()
@@ -148,7 +148,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     for (name, folder), results in state.results.items():
         earned = sum(r.earned for r in results)
         total = sum(r.points for r in results)
-        write(f"{name} ({_display(folder)}): {earned:g}/{total:g} points")
+        write(f"{name} ({display_path(folder)}): {earned:g}/{total:g} points")
         for result in results:
             write(f"  {result.outcome:<12} {result.name:<40} {result.earned:g}/{result.points:g}")
         inconclusive = sum(r.outcome == "inconclusive" for r in results)
@@ -180,10 +180,3 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2), encoding="utf-8")
-
-
-def _display(folder: Path) -> str:
-    try:
-        return str(folder.relative_to(Path.cwd()))
-    except ValueError:
-        return str(folder)

@@ -5,7 +5,6 @@ import ctypes
 import os
 import signal
 import sys
-import time
 
 import psutil
 
@@ -74,23 +73,6 @@ def _signal(proc: psutil.Process, sig: int) -> None:
         proc.send_signal(sig)
     except psutil.Error:
         pass
-
-
-def wait_gone(pids: list[int], timeout: float) -> list[int]:
-    deadline = time.monotonic() + timeout
-    remaining = list(pids)
-    while remaining and time.monotonic() < deadline:
-        remaining = [p for p in remaining if psutil.pid_exists(p) and not _is_zombie(p)]
-        if remaining:
-            time.sleep(0.01)
-    return remaining
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return True
 
 
 def describe(proc: psutil.Process) -> str:

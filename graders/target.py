@@ -25,10 +25,7 @@ class GradedTarget:
 
     @property
     def label(self) -> str:
-        try:
-            return str(self.folder.relative_to(Path.cwd()))
-        except ValueError:
-            return str(self.folder)
+        return display_path(self.folder)
 
     @property
     def workers(self) -> int:
@@ -93,3 +90,10 @@ class GradedTarget:
         if outcome.leftovers:
             fail(f"{call.describe()} left processes behind: " + "; ".join(outcome.leftovers))
 
+
+def display_path(folder: Path) -> str:
+    """A folder as the user typed it: relative to where pytest runs, when it is below it."""
+    try:
+        return str(folder.relative_to(Path.cwd()))
+    except ValueError:
+        return str(folder)
