@@ -9,11 +9,14 @@ says so ("inconclusive") rather than blaming the learner.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pytest
 
 from graders.feedback import fail
+
+if TYPE_CHECKING:
+    from graders.evidence import ParallelEvidence
 
 MIN_ROUNDS = 2
 WARM_UP = "graders.reference:warm_up"
@@ -103,19 +106,39 @@ def judge(measurement: SpeedMeasurement) -> None:
     fail(f"too slow: {measurement.figures()}")
 
 
-def check(target, module: str, calls: dict, what: str, compare: Callable[[dict], "str | None"], **run_options) -> None:
+def check(
+    target,
+    module: str,
+    calls: dict,
+    what: str,
+    compare: Callable[[dict], "str | None"],
+    parallel: "tuple[ParallelEvidence, str]",
+    **run_options,
+) -> None:
     """The whole speed check of one exercise part.
 
     ``calls`` maps "serial", "learner" and "reference" to the calls to time in ``module``;
     ``compare(values)`` looks at the first round's values and returns what is wrong with the
-    learner's result on the timed input, if anything.
+    learner's result on the timed input, if anything. ``parallel`` is the evidence of the traced
+    run and the task it traced: code that never ran the task in two processes at once gets no
+    speedup credited, since any it showed would be the machine's noise.
     """
     from graders.calls import Call
+    from graders.evidence import explain
     from graders.feedback import value_of
 
     cores = target.settings.usable_cores
     if cores < 2:
         pytest.skip("only 1 usable core: a speedup cannot be measured here, so the structural checks decide alone")
+    evidence, task = parallel
+    if not evidence.is_parallel:
+        function = calls["learner"].function
+        fail(
+            f"too slow: no speedup can be credited to {function}, because in the traced run "
+            f"{explain(evidence, task, function)}; work that never runs in two "
+            "processes at once cannot beat the serial loop, so this was not timed (make the parallel "
+            "check pass first)"
+        )
 
     def run_round(index: int, with_reference: bool) -> tuple[float, float, float | None]:
         order = rotated([name for name in calls if with_reference or name != "reference"], index)

@@ -169,7 +169,7 @@ def check_parallel(target: GradedTarget, part: Part) -> None:
 
 
 def check_speedup(target: GradedTarget, part: Part) -> None:
-    call, outcome, _ = parallel_run(target, part)
+    call, outcome, evidence = parallel_run(target, part)
     value_of(outcome, call.describe(), part.module)
     cores = target.settings.usable_cores
     workload = part.large(target, target.timed_workload_scale)
@@ -181,6 +181,7 @@ def check_speedup(target: GradedTarget, part: Part) -> None:
     speed.check(
         target, part.module, calls, f"{part.function} on {cores} cores",
         compare=lambda values: part.same(values["learner"], part.combine(values["serial"], workload)),
+        parallel=(evidence, part.task),
     )
 
 

@@ -169,7 +169,7 @@ def timed_archives(target: GradedTarget) -> list[tuple[str, bytes, float]]:
 
 @pytest.mark.points(2)
 def test_pipeline_speedup(target):
-    learner_result(target)
+    _, run, _, _ = learner_result(target)
     archives = timed_archives(target)
     cores = target.settings.usable_cores
     calls = {
@@ -182,6 +182,7 @@ def test_pipeline_speedup(target):
         compare=lambda values: frame_problem(
             served_value(values["learner"], calls["learner"].describe(), MODULE), values["serial"]
         ),
+        parallel=(analyse(run.events, run.pid, run.finished_at, run.traced_pids), TASK),
         timeout=TIMED_TIMEOUT_S,
     )
 

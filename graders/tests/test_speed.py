@@ -50,3 +50,23 @@ def test_figures_show_measured_and_required():
     run_round, _ = scripted([(1.0, 0.5, 0.5)])
     text = speed.measure("f on 2 cores", 1.15, run_round, max_rounds=2).figures()
     assert "speedup 2.00x" in text and "required 1.15x" in text and "serial 1.000 s" in text
+
+
+class _Untimed:
+    """A target whose timed runs must not happen."""
+
+    class settings:
+        usable_cores = 2
+
+    def run(self, *args, **kwargs):
+        raise AssertionError("timed although the traced run showed no parallelism")
+
+
+def test_code_that_never_ran_in_two_processes_at_once_gets_no_speedup_credited():
+    from graders.calls import Call
+    from graders.evidence import ParallelEvidence
+
+    serialised = ParallelEvidence(calls=6, worker_pids=frozenset({11, 12}), calls_in_caller=0, max_processes_at_once=1)
+    calls = {name: Call("build_words_parallel", ()) for name in ("serial", "learner", "reference")}
+    with pytest.raises(pytest.fail.Exception, match="too slow: no speedup can be credited.*never in two at the same time"):
+        speed.check(_Untimed(), "word_builder", calls, "f", compare=lambda values: None, parallel=(serialised, "build_word"))

@@ -107,10 +107,8 @@ class Learner:
     # "solution": the source notebook without solution markers; "release": the notebook as released.
     start: str
     changes: list[Callable] = field(default_factory=list)
-    # Checks that must score 0 (ALL: every check); every other check must score its points, except
-    # those in `either`, whose verdict the machine's load may decide (see their `why`).
+    # Checks that must score 0 (ALL: every check); every other check must score its points.
     fails: frozenset[str] | str = frozenset()
-    either: frozenset[str] = frozenset()
     start_method: str = "fork"
     why: str = ""
 
@@ -131,11 +129,9 @@ LEARNERS = [
     Learner("carol", "02_multiprocessing", "solution",
             changes=[rewrite("word_builder", "build_words_parallel", THREAD_POOL_WORDS),
                      rewrite("tiny_tasks", "total_steps_parallel", ONE_BY_ONE_TINY)],
-            fails=frozenset({"words_parallel", "tiny_speedup"}),
-            # Threads and processes cannot be told apart by time alone on a busy 2-core machine: a
-            # thread pool can reach the required speedup by noise. words_parallel is the gate.
-            either=frozenset({"words_speedup"}),
-            why="threads instead of processes (the structural check fails it); one number per task (too slow)"),
+            fails=frozenset({"words_parallel", "words_speedup", "tiny_speedup"}),
+            why="threads instead of processes (never two processes at once, so no speedup is credited); "
+                "one number per task (too slow)"),
     Learner("dave", "02_multiprocessing", "solution",
             changes=[rewrite("image_filters", "filter_images_parallel", ENDLESS_IMAGES),
                      append_to_module("tiny_tasks", "def broken(:\n    pass"), add_cell_after_modules(KERNEL_HANG)],
