@@ -78,8 +78,8 @@ def outcome_problem(outcome: c.Outcome, call: str, module: str) -> str | None:
         )
     if status == c.WROTE_OUTSIDE:
         return (
-            f"{call} changed files of the submission folder itself ({outcome.error}); graded code may "
-            "write only in its working folder, the temporary folder or its home"
+            f"{call} changed files of {outcome.error}; graded code may write only in its working "
+            "folder, the temporary folder or its home"
         )
     if status == c.NOT_RUN:
         return f"{call} was not run because an earlier call in the same check failed"

@@ -69,7 +69,8 @@ def run_calls(
         else:
             copy.mkdir()
         cap = limits.ProcessGroupCap()
-        before = _snapshot(Path(target_dir))
+        watched = _watched(Path(target_dir))
+        before = {name: _snapshot(folder) for name, folder in watched.items()}
         registry = _registry(scratch_path / "registry.sock") if trace else None
         spec = (
             tracing.TraceSpec(
@@ -116,7 +117,11 @@ def run_calls(
             # Orphans that left the sandbox's session were adopted by us (a subreaper): end them too.
             processes.kill_all([p for p in processes.descendants() if p.pid not in already_ours])
         finished_at = time.monotonic()
-        written = _changes(before, _snapshot(Path(target_dir)))
+        written = [
+            f"{name} ({', '.join(changed[:3])})"
+            for name, folder in watched.items()
+            if (changed := _changes(before[name], _snapshot(folder)))
+        ]
         traced_pids = _registered_pids(registry) if registry else None
         outcomes = []
         for index in range(len(calls)):
@@ -126,7 +131,7 @@ def run_calls(
             if index in starts and index in ends:
                 outcome.seconds = ends[index] - starts[index]
             if written and outcome.status != c.NOT_RUN:
-                outcome = c.Outcome(c.WROTE_OUTSIDE, error=", ".join(written[:3]), seconds=outcome.seconds)
+                outcome = c.Outcome(c.WROTE_OUTSIDE, error=" and ".join(written), seconds=outcome.seconds)
             outcomes.append(outcome)
         return SandboxRun(
             outcomes=outcomes,
@@ -138,19 +143,27 @@ def run_calls(
         )
 
 
+# The grader's own package, minus its tests: what grades the next call must be what graded this one.
+GRADER_PACKAGE = Path(__file__).resolve().parent
+
+
+def _watched(target_dir: Path) -> dict[str, Path]:
+    """The folders graded code must leave as they were, by the name the learner is told."""
+    return {"the submission folder itself": target_dir, "the grader itself": GRADER_PACKAGE}
+
+
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    """The submission folder as (size, mtime) per file: the learner's code must leave it as it was."""
-    if not folder.is_dir():
-        return {}
+    """``folder`` as (size, mtime) per file."""
     found = {}
-    for path in folder.rglob("*"):
-        if "__pycache__" in path.parts or not path.is_file():
-            continue
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        found[str(path.relative_to(folder))] = (stat.st_size, stat.st_mtime_ns)
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        dirs[:] = [d for d in dirs if d != "__pycache__" and not (here == GRADER_PACKAGE and d == "tests")]
+        for name in files:
+            try:
+                stat = (here / name).stat()
+            except OSError:
+                continue
+            found[str((here / name).relative_to(folder))] = (stat.st_size, stat.st_mtime_ns)
     return found
 
 
