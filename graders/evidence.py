@@ -12,11 +12,10 @@ class ParallelEvidence:
     worker_pids: frozenset[int]
     calls_in_caller: int
     max_processes_at_once: int
-    unverified_pids: frozenset[int] = frozenset()
 
     @property
     def is_parallel(self) -> bool:
-        return not self.unverified_pids and len(self.worker_pids) >= 2 and self.max_processes_at_once >= 2
+        return len(self.worker_pids) >= 2 and self.max_processes_at_once >= 2
 
     def summary(self) -> str:
         return (
@@ -25,22 +24,14 @@ class ParallelEvidence:
         )
 
 
-def analyse(
-    events: list[TraceEvent], caller_pid: int, finished_at: float, verified_pids: frozenset[int] | None = None
-) -> ParallelEvidence:
-    """``caller_pid`` is the process that called the learner's function: work there is not parallel.
-
-    ``verified_pids`` are the processes the kernel says ran the grader's tracing; events claiming
-    any other pid were not written by it.
-    """
-    unverified = frozenset(e.pid for e in events if verified_pids is not None and e.pid not in verified_pids)
-    in_workers = [e for e in events if e.pid != caller_pid and e.pid not in unverified]
+def analyse(events: list[TraceEvent], caller_pid: int, finished_at: float) -> ParallelEvidence:
+    """``caller_pid`` is the process that called the learner's function: work there is not parallel."""
+    in_workers = [e for e in events if e.pid != caller_pid]
     return ParallelEvidence(
         calls=len(events),
         worker_pids=frozenset(e.pid for e in in_workers),
         calls_in_caller=sum(e.pid == caller_pid for e in events),
         max_processes_at_once=_max_distinct_overlap(in_workers, finished_at),
-        unverified_pids=unverified,
     )
 
 
@@ -67,12 +58,6 @@ def _max_distinct_overlap(events: list[TraceEvent], finished_at: float) -> int:
 
 def explain(evidence: ParallelEvidence, task: str, caller: str) -> str:
     """Why ``evidence`` is not parallel, in the learner's terms."""
-    if evidence.unverified_pids:
-        return (
-            f"the trace of {task} holds calls from processes that never ran the grader's tracing "
-            f"(pids {', '.join(map(str, sorted(evidence.unverified_pids)))}): the trace was written by "
-            "other code, so it cannot count"
-        )
     if evidence.calls == 0:
         return (
             f"while {caller} ran, {task} was never called: the work has to be done by calling "

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import secrets
 import select
+import selectors
 import shutil
 import signal
 import socket
@@ -11,6 +13,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +39,6 @@ class SandboxRun:
     events: list[tracing.TraceEvent] = field(default_factory=list)
     finished_at: float = 0.0
     output: str = ""
-    # pids the kernel vouched for: the processes that really ran traced code.
-    traced_pids: frozenset[int] | None = None  # None: no registry could be made, nothing to check
 
 
 def run_calls(
@@ -71,10 +72,10 @@ def run_calls(
         cap = limits.ProcessGroupCap()
         watched = _watched(Path(target_dir))
         before = {name: _snapshot(folder) for name, folder in watched.items()}
-        registry = _registry(scratch_path / "registry.sock") if trace else None
+        channel = TraceChannel.open() if trace else None
         spec = (
             tracing.TraceSpec(
-                module, tuple(trace), str(trace_dir), trace_wait_s, registry.getsockname() if registry else None
+                module, tuple(trace), str(trace_dir), trace_wait_s, channel.address if channel else None
             ).to_json()
             if trace
             else None
@@ -117,12 +118,14 @@ def run_calls(
             # Orphans that left the sandbox's session were adopted by us (a subreaper): end them too.
             processes.kill_all([p for p in processes.descendants() if p.pid not in already_ours])
         finished_at = time.monotonic()
+        # Every traced process is gone now, so the channel holds all they sent; with no channel, the
+        # shared log is all there is.
+        events = channel.close() if channel else tracing.read_events(str(trace_dir))
         written = [
             f"{name} ({', '.join(changed[:3])})"
             for name, folder in watched.items()
             if (changed := _changes(before[name], _snapshot(folder)))
         ]
-        traced_pids = _registered_pids(registry) if registry else None
         outcomes = []
         for index in range(len(calls)):
             outcome = _load_outcome(scratch_path / f"outcome-{index}.pkl")
@@ -136,10 +139,9 @@ def run_calls(
         return SandboxRun(
             outcomes=outcomes,
             pid=proc.pid,
-            events=tracing.read_events(str(trace_dir)),
+            events=events,
             finished_at=finished_at,
             output=log_path.read_text(errors="replace")[-4000:],
-            traced_pids=traced_pids,
         )
 
 
@@ -171,30 +173,103 @@ def _changes(before: dict, after: dict) -> list[str]:
     return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
 
 
-def _registry(path: Path) -> socket.socket | None:
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        server.bind(str(path))  # fails when the path is longer than a socket address may be
-    except OSError:
-        server.close()
-        return None
-    server.listen(socket.SOMAXCONN)
-    server.setblocking(False)
-    return server
+class TraceChannel:
+    """The grading process's end of the trace: a socket each traced process sends its lines to.
 
+    Lines are filed under the pid the kernel reports for the connection they came through
+    (SO_PEERCRED), so no learner code can claim work for a process that did not do it, and a trace
+    written anywhere else (the shared log, a file of its own) never counts. A thread reads while
+    the sandbox runs, so no sender ever blocks on a full socket buffer.
+    """
 
-def _registered_pids(server: socket.socket) -> frozenset[int]:
-    """Who connected to the registry: the kernel's record of each peer's pid, taken at connect time."""
-    pids = set()
-    with server:
+    POLL_S = 0.05
+    DRAIN_S = 2.0
+
+    def __init__(self, server: socket.socket, address: str):
+        self.address = address
+        self._server = server
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(server, selectors.EVENT_READ)
+        self._received: list[tuple[int, bytearray]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="graders-trace-channel", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def open(cls) -> "TraceChannel | None":
+        """A channel, or None where the kernel cannot name a socket's peer (not Linux)."""
+        if not hasattr(socket, "SO_PEERCRED"):
+            return None
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # An abstract address: nothing in the file system, and no limit from a long temp path.
+        address = f"\0graders-trace-{secrets.token_hex(12)}"
+        try:
+            server.bind(address)
+            server.listen(socket.SOMAXCONN)
+            server.setblocking(False)
+        except OSError:
+            server.close()
+            return None
+        return cls(server, address)
+
+    def close(self) -> list[tracing.TraceEvent]:
+        """Stop listening and return what every process sent, each line under its sender's pid."""
+        self._stop.set()
+        self._thread.join()
+        deadline = time.monotonic() + self.DRAIN_S
+        while len(self._selector.get_map()) > 1 and time.monotonic() < deadline and self._poll(0):
+            pass
+        for key in list(self._selector.get_map().values()):
+            self._selector.unregister(key.fileobj)
+            key.fileobj.close()
+        self._selector.close()
+        return [
+            event
+            for pid, data in self._received
+            for event in tracing.parse_events(data.decode("ascii", errors="replace").splitlines(), pid)
+        ]
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            self._poll(self.POLL_S)
+
+    def _poll(self, timeout: float) -> bool:
+        ready = self._selector.select(timeout)
+        for key, _ in ready:
+            if key.fileobj is self._server:
+                self._accept()
+            else:
+                self._read(key)
+        return bool(ready)
+
+    def _accept(self) -> None:
         while True:
             try:
-                connection, _ = server.accept()
-            except (BlockingIOError, OSError):
-                return frozenset(pids)
-            with connection:
+                connection, _ = self._server.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            try:
                 credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-                pids.add(struct.unpack("3i", credentials)[0])
+            except OSError:
+                connection.close()  # nobody the kernel can name: nothing it sends would count
+                continue
+            received = bytearray()
+            self._received.append((struct.unpack("3i", credentials)[0], received))
+            connection.setblocking(False)
+            self._selector.register(connection, selectors.EVENT_READ, received)
+
+    def _read(self, key: selectors.SelectorKey) -> None:
+        try:
+            data = key.fileobj.recv(1 << 16)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if data:
+            key.data.extend(data)
+        else:
+            self._selector.unregister(key.fileobj)
+            key.fileobj.close()
 
 
 def _child_environment(scratch: Path) -> dict[str, str]:

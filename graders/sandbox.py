@@ -114,7 +114,7 @@ def _protected_objects() -> dict:
         "multiprocessing.pool.Pool": lambda: multiprocessing.pool.Pool,
         "graders.tracing.TracedTask.__call__": lambda: vars(tracing.TracedTask)["__call__"],
     }
-    for name in ("_append", "_rendezvous", "_original", "_clock", "_getpid", "read_events", "install"):
+    for name in ("_record", "_send", "_append", "_rendezvous", "_original", "_clock", "_getpid", "read_events", "install"):
         readers[f"graders.tracing.{name}"] = lambda name=name: vars(tracing)[name]
     return {name: (read, read()) for name, read in readers.items()}
 

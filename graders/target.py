@@ -77,7 +77,7 @@ class GradedTarget:
     def parallel_run(self, module: str, call: Call, task: str) -> tuple[Outcome, ParallelEvidence]:
         """Run ``call`` with ``task`` traced in every process: its outcome and the parallelism it showed."""
         run = self.run(module, [call], trace=(task,))
-        return run.outcomes[0], analyse(run.events, run.pid, run.finished_at, run.traced_pids)
+        return run.outcomes[0], analyse(run.events, run.pid, run.finished_at)
 
     def require_parallel(self, module: str, call: Call, evidence: ParallelEvidence, outcome: Outcome, task: str) -> None:
         value_of(outcome, call.describe(), module)

@@ -12,8 +12,11 @@ The replacement must reach every worker, whatever the start method:
   re-installs the tracing when it is imported as ``__mp_main__`` in each worker (see
   :mod:`graders.sandbox`), reading the spec from the environment variable below.
 
-The pids in the log are checked against the pids the kernel reported for connections to the
-grader's registry socket (see ``_register``), so a log written by hand does not count.
+The evidence is not that log, which any process could write: each traced process also sends its
+lines over a connection of its own to a socket of the grading process (see ``_send``), and the
+grader files what arrives under the pid the kernel reports for that connection (SO_PEERCRED,
+:class:`graders.runner.TraceChannel`). The log only serves the rendezvous, and the grader reads it
+only where no such socket can be made.
 """
 from __future__ import annotations
 
@@ -34,7 +37,9 @@ _ORIGINALS: dict[tuple[str, str], object] = {}
 # Taken before any learner module is imported, so patching time or os later changes no record.
 _clock = time.monotonic
 _getpid = os.getpid
-_registered_pid: int | None = None
+# This process's connection to the grader's trace channel, with the pid that opened it: a forked
+# child inherits the object but must open a connection of its own.
+_channel: tuple[int, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -43,9 +48,8 @@ class TraceSpec:
     functions: tuple[str, ...]
     directory: str
     wait_s: float = 2.0
-    # An AF_UNIX socket of the grading process: each traced process connects once, and the kernel
-    # tells the grader its real pid (SO_PEERCRED), which no learner code can fake.
-    registry: str | None = None
+    # The address of the grading process's AF_UNIX trace channel; None where none could be made.
+    channel: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -81,14 +85,13 @@ class TracedTask:
     def __call__(self, *args, **kwargs):
         original = _original(self.spec.module, self.function)
         pid = _getpid()
-        _register(self.spec, pid)
         task_id = f"{pid}-{id(args)}-{_clock()!r}"
-        _append(self.spec.directory, f"S {task_id} {self.function} {_clock()!r}\n")
+        _record(self.spec, pid, f"S {task_id} {self.function} {_clock()!r}\n")
         try:
             _rendezvous(self.spec, pid)
             return original(*args, **kwargs)
         finally:
-            _append(self.spec.directory, f"E {task_id} {self.function} {_clock()!r}\n")
+            _record(self.spec, pid, f"E {task_id} {self.function} {_clock()!r}\n")
 
 
 def install(spec: TraceSpec) -> None:
@@ -112,25 +115,33 @@ def install_from_environment() -> None:
 
 
 def read_events(directory: str) -> list[TraceEvent]:
-    starts: dict[str, tuple[str, int, float]] = {}
-    ends: dict[str, float] = {}
+    """The shared log, with the pid each line claims: what the rendezvous reads."""
     try:
         with open(os.path.join(directory, _LOG), encoding="ascii") as log:
-            lines = log.read().splitlines()
+            return parse_events(log.read().splitlines())
     except FileNotFoundError:
         return []
+
+
+def parse_events(lines: list[str], pid: int | None = None) -> list[TraceEvent]:
+    """Trace lines as events; ``pid``, when known, is the process that sent every one of them."""
+    starts: dict[str, tuple[str, int, float]] = {}
+    ends: dict[str, float] = {}
     for line in lines:
         parts = line.split()
         if len(parts) != 4:
             continue
         kind, task_id, function, stamp = parts
-        if kind == "S":
-            starts[task_id] = (function, int(task_id.split("-")[0]), float(stamp))
-        elif kind == "E":
-            ends[task_id] = float(stamp)
+        try:
+            if kind == "S":
+                starts[task_id] = (function, pid if pid is not None else int(task_id.split("-")[0]), float(stamp))
+            elif kind == "E":
+                ends[task_id] = float(stamp)
+        except ValueError:
+            continue
     return [
-        TraceEvent(function, pid, start, ends.get(task_id))
-        for task_id, (function, pid, start) in starts.items()
+        TraceEvent(function, task_pid, start, ends.get(task_id))
+        for task_id, (function, task_pid, start) in starts.items()
     ]
 
 
@@ -144,18 +155,29 @@ def _original(module_name: str, function: str):
     return candidate
 
 
-def _register(spec: TraceSpec, pid: int) -> None:
-    global _registered_pid
-    if spec.registry is None or _registered_pid == pid:
-        return
-    import socket
+def _record(spec: TraceSpec, pid: int, line: str) -> None:
+    _send(spec, pid, line)
+    _append(spec.directory, line)
 
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+
+def _send(spec: TraceSpec, pid: int, line: str) -> None:
+    global _channel
+    if spec.channel is None:
+        return
+    if _channel is None or _channel[0] != pid:
+        import socket
+
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            connection.connect(spec.registry)
+            connection.connect(spec.channel)
         except OSError:
+            connection.close()
             return
-    _registered_pid = pid
+        _channel = (pid, connection)
+    try:
+        _channel[1].sendall(line.encode("ascii"))
+    except OSError:
+        pass  # the grader stopped listening: the run is over
 
 
 def _append(directory: str, line: str) -> None:

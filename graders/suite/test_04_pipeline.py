@@ -136,7 +136,7 @@ def test_downloads_overlap(target):
 @pytest.mark.points(2)
 def test_processing_parallel(target):
     call, run, _, _ = learner_result(target)
-    evidence = analyse(run.events, run.pid, run.finished_at, run.traced_pids)
+    evidence = analyse(run.events, run.pid, run.finished_at)
     target.require_parallel(MODULE, call, evidence, run.outcomes[0], TASK)
 
 
@@ -182,7 +182,7 @@ def test_pipeline_speedup(target):
         compare=lambda values: frame_problem(
             served_value(values["learner"], calls["learner"].describe(), MODULE), values["serial"]
         ),
-        parallel=(analyse(run.events, run.pid, run.finished_at, run.traced_pids), TASK),
+        parallel=(analyse(run.events, run.pid, run.finished_at), TASK),
         timeout=TIMED_TIMEOUT_S,
     )
 
