@@ -41,7 +41,7 @@ _SETTINGS = {
     ),
     "speed_rounds": (
         "--speed-rounds",
-        "Most interleaved serial/parallel rounds a speed check measures before it decides.",
+        "Most interleaved serial/parallel rounds a speed check measures before it decides (at least 4: a failure rests on two rounds of the grader's reference).",
         "4",
     ),
     "report": (

@@ -71,8 +71,18 @@ def _random_city(rng: random.Random) -> dict:
 def _city_lists(target: GradedTarget) -> list[list[dict]]:
     rng = target.rng("cities")
     lists = [load_cities(), []]
-    lists += [[_random_city(rng) for _ in range(rng.randint(1, 12))] for _ in range(RANDOM_LISTS)]
+    lists += [_random_list(rng) for _ in range(RANDOM_LISTS)]
     return lists
+
+
+def _random_list(rng: random.Random) -> list[dict]:
+    while True:
+        cities = [_random_city(rng) for _ in range(rng.randint(1, 12))]
+        mean = sum(city["population"] for city in cities) / len(cities)
+        # A population equal to the mean (in decimal) is above it or not depending on how the mean's
+        # float was summed: both answers are right, so such a list is never asked.
+        if len(cities) == 1 or all(abs(city["population"] - mean) > 1e-6 for city in cities):
+            return cities
 
 
 def _raw_record(rng: random.Random) -> dict:

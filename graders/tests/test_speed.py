@@ -70,3 +70,9 @@ def test_code_that_never_ran_in_two_processes_at_once_gets_no_speedup_credited()
     calls = {name: Call("build_words_parallel", ()) for name in ("serial", "learner", "reference")}
     with pytest.raises(pytest.fail.Exception, match="too slow: no speedup can be credited.*never in two at the same time"):
         speed.check(_Untimed(), "word_builder", calls, "f", compare=lambda values: None, parallel=(serialised, "build_word"))
+
+
+def test_a_failure_rests_on_at_least_two_reference_rounds():
+    run_round, asked = scripted([(1.0, 2.0, 0.5)])
+    measurement = speed.measure("f", 1.15, run_round, max_rounds=3)
+    assert len(measurement.reference) >= 2

@@ -147,4 +147,9 @@ LEARNERS = [
     Learner("carol", "01_functional", "solution",
             changes=[rewrite("cities", "mark_visited", TOGGLING_MARK_VISITED)],
             fails=frozenset({"mark_visited"}), why="a function that is not idempotent"),
+    # Every other exercise once, with its reference solution: the notebook route must grade them all
+    # (asyncio inside a kernel's running loop, a Dask cluster started from a test cell).
+    Learner("alice", "03_asyncio", "solution", why="reference solution"),
+    Learner("alice", "04_pipeline", "solution", why="reference solution"),
+    Learner("alice", "05_distributed", "solution", start_method="spawn", why="reference solution"),
 ]
