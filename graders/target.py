@@ -85,6 +85,12 @@ class GradedTarget:
             fail(f"not parallel: {explain(evidence, task, call.describe())}. Measured: {evidence.summary()}.")
         self.record(f"{call.describe()}: {evidence.summary()}")
 
+    def require_overlapping_downloads(self, call: Call, served, problem: str) -> None:
+        """At least two downloads in flight at once on the grader's server, else fail with ``problem``."""
+        if served.peak_in_flight < 2:
+            fail(f"called {call.describe()}: {problem}")
+        self.record(f"{call.describe()}: at most {served.peak_in_flight} downloads in flight")
+
     def require_no_leftovers(self, module: str, call: Call, outcome: Outcome) -> None:
         value_of(outcome, call.describe(), module)
         if outcome.leftovers:
