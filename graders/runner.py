@@ -117,10 +117,11 @@ def run_calls(
             cap.close()
             # Orphans that left the sandbox's session were adopted by us (a subreaper): end them too.
             processes.kill_all([p for p in processes.descendants() if p.pid not in already_ours])
-        finished_at = time.monotonic()
-        # Every traced process is gone now, so the channel holds all they sent; with no channel, the
-        # shared log is all there is.
-        events = channel.close() if channel else tracing.read_events(str(trace_dir))
+            finished_at = time.monotonic()
+            # Here, not after: a run that raised must not leave the channel's reader thread behind.
+            # Every traced process is gone now, so the channel holds all they sent; with no
+            # channel, the shared log is all there is.
+            events = channel.close() if channel else tracing.read_events(str(trace_dir))
         written = [
             f"{name} ({', '.join(changed[:3])})"
             for name, folder in watched.items()
