@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                 for entry in sorted((GALLERY / exercise).glob("*/expect.toml")):
                     _count_wrong(tally, exercise, entry, method)
         rows.append((exercise, tally))
+        # A long trial can be cut short: what is done so far is already on stderr.
+        print(table(rows), file=sys.stderr, flush=True)
     print(table(rows))
     return 0
 

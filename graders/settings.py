@@ -41,8 +41,8 @@ _SETTINGS = {
     ),
     "speed_rounds": (
         "--speed-rounds",
-        "Most interleaved serial/parallel rounds a speed check measures before it decides (at least 4: a failure rests on two rounds of the grader's reference).",
-        "4",
+        "Most interleaved serial/parallel rounds a speed check measures before it decides (at least 5: a failure rests on three rounds that timed the grader's reference beside your code).",
+        "5",
     ),
     "report": (
         "--grading-report",
