@@ -62,6 +62,8 @@ WORKER_ERROR = "worker_error"
 BROKEN_POOL = "broken_pool"
 ERROR = "error"
 BAD_RETURN = "bad_return"
+# A map, filter, generator...: an iterator whose values were never computed.
+LAZY_RETURN = "lazy_return"
 TIMEOUT = "timeout"
 CRASHED = "crashed"
 NOT_RUN = "not_run"

@@ -61,6 +61,11 @@ def outcome_problem(outcome: c.Outcome, call: str, module: str) -> str | None:
         return f"a worker process died abruptly while running {call} ({outcome.error}){where}"
     if status == c.ERROR:
         return f"{call} raised {outcome.error}{where}"
+    if status == c.LAZY_RETURN:
+        return (
+            f"{call} returned a {outcome.error} object: a lazy iterator, whose values are computed only when "
+            "something loops over it; return the values themselves, e.g. list(...) around it"
+        )
     if status == c.BAD_RETURN:
         return f"{call} returned a value the grader could not receive ({outcome.error}); return plain data"
     if status == c.TIMEOUT:

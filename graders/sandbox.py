@@ -20,6 +20,7 @@ if __name__ == "__mp_main__":
 
 
 def main(argv: list[str]) -> None:
+    import collections.abc
     import gc
     import importlib
     import multiprocessing
@@ -81,7 +82,10 @@ def main(argv: list[str]) -> None:
             send(f"S {index}")
             try:
                 value = function(*call.args, **call.kwargs)
-                outcome = c.Outcome("ok", value=value)
+                if isinstance(value, collections.abc.Iterator):
+                    outcome = c.Outcome(c.LAZY_RETURN, error=type(value).__name__)
+                else:
+                    outcome = c.Outcome("ok", value=value)
             except BaseException as exc:  # noqa: BLE001 - classified for the learner below
                 outcome = _classify(exc, request.target_dir)
             send(f"E {index}")
