@@ -45,6 +45,9 @@ class Tally:
     required: float | None = None
     wall: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # load -> outcome of each speed check ("passed", "inconclusive", "skipped"...) and the speedups timed
+    speed_outcomes: dict[str, list[str]] = field(default_factory=dict)
+    load_speedups: dict[str, list[float]] = field(default_factory=dict)
 
 
 def grade(folder: Path, start_method: str, load: str, extra: list[str]) -> tuple[dict, float]:
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             for method in args.start_methods:
                 for _ in range(args.runs):
                     report, wall = grade(PROJECT / "solutions" / exercise, method, load, [])
-                    _count_reference(tally, report, wall, f"{load}/{method}")
+                    _count_reference(tally, report, wall, load, method)
         if not args.no_gallery:
             for method in args.start_methods:
                 for entry in sorted((GALLERY / exercise).glob("*/expect.toml")):
@@ -108,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _count_reference(tally: Tally, report: dict, wall: float, where: str) -> None:
+def _count_reference(tally: Tally, report: dict, wall: float, load: str, method: str) -> None:
+    where = f"{load}/{method}"
     tally.runs += 1
     tally.wall.append(wall)
     checks = checks_of(report)
@@ -121,9 +125,12 @@ def _count_reference(tally: Tally, report: dict, wall: float, where: str) -> Non
     if failed:
         tally.false_failures += 1
         tally.notes.append(f"{where}: {', '.join(failed)}: {checks[failed[0]]['message'][:160]}")
+    outcomes = tally.speed_outcomes.setdefault(load, [])
+    outcomes += [c["outcome"] for n, c in checks.items() if n.endswith("speedup")]
     for exercise in report["exercises"]:
         for speed in exercise.get("speed", []):
             tally.speedups.append(speed["speedup"])
+            tally.load_speedups.setdefault(load, []).append(speed["speedup"])
             tally.required = speed["required"]
 
 
@@ -168,7 +175,25 @@ def table(rows) -> str:
             f"| {exercise} | {t.runs} | {t.false_failures} | {t.inconclusive} | {t.wrong_runs} | {t.false_passes} | {speed} | {ideal} | {wall} |"
         )
     notes = [f"- {exercise}: {note}" for exercise, t in rows for note in t.notes]
-    return "\n".join(lines + ([""] + notes if notes else []))
+    return "\n".join(lines + ([""] + notes if notes else []) + by_load(rows))
+
+
+def by_load(rows) -> list[str]:
+    """The speed checks of the reference runs, load by load: where "inconclusive" comes from."""
+    lines = [
+        "",
+        "| exercise | load | speed checks | passed | inconclusive | skipped | speedup min/median/max |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for exercise, t in rows:
+        for load, outcomes in t.speed_outcomes.items():
+            if not outcomes:
+                continue
+            timed = t.load_speedups.get(load, [])
+            speed = f"{min(timed):.2f} / {statistics.median(timed):.2f} / {max(timed):.2f}" if timed else "n/a"
+            counts = " | ".join(str(outcomes.count(o)) for o in ("passed", "inconclusive", "skipped"))
+            lines.append(f"| {exercise} | {load} | {len(outcomes)} | {counts} | {speed} |")
+    return lines if len(lines) > 3 else []
 
 
 if __name__ == "__main__":
