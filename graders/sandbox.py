@@ -50,7 +50,11 @@ def main(argv: list[str]) -> None:
             data = pickle.dumps(outcome)
         except Exception as exc:  # noqa: BLE001 - whatever the learner returned
             data = pickle.dumps(
-                c.Outcome(c.BAD_RETURN, error=f"{type(exc).__name__}: {exc}", leftovers=outcome.leftovers)
+                c.Outcome(
+                    c.BAD_RETURN,
+                    error=f"a {type(outcome.value).__name__}: {type(exc).__name__}: {exc}",
+                    leftovers=outcome.leftovers,
+                )
             )
         with open(os.path.join(out_dir, f"outcome-{index}.pkl"), "wb") as handle:
             handle.write(data)

@@ -70,6 +70,14 @@ def returns_generator():
     return (x for x in range(3))
 
 
+def returns_map():
+    return map(abs, [-1, 2])
+
+
+def returns_a_lambda():
+    return lambda: 1
+
+
 def add(a, b):
     return a + b
 
@@ -154,8 +162,15 @@ def test_broken_or_missing_module(tmp_path):
 
 
 def test_a_value_that_cannot_come_back_is_reported(folder):
-    (outcome,) = run(folder, c.Call("returns_generator"))
-    assert outcome.status == c.BAD_RETURN and "generator" in outcome.error
+    (outcome,) = run(folder, c.Call("returns_a_lambda"))
+    assert outcome.status == c.BAD_RETURN and outcome.error.startswith("a function: ")
+
+
+@pytest.mark.parametrize(("function", "kind"), [("returns_generator", "generator"), ("returns_map", "map")])
+def test_a_lazy_iterator_returned_is_named_as_such(folder, function, kind):
+    # A picklable map would otherwise be refused as "not plain data", a generator as unpicklable.
+    (outcome,) = run(folder, c.Call(function))
+    assert outcome.status == c.LAZY_RETURN and outcome.error == kind
 
 
 def test_arguments_after_the_call_show_mutation(folder):
