@@ -8,7 +8,8 @@ check that fails there is a false failure; "inconclusive" is counted apart) and 
 solution of the gallery once per start method (an expected failure that passes is a false pass).
 Loads: ``idle``; ``hog``, a CPU-bound process pinned to core 0 beside the grader, stopped after
 each run; ``one-core``, the grader pinned to core 0 (``taskset -c 0``), where speed checks must be
-skipped and the structural checks decide alone. It prints a markdown table.
+skipped and the structural checks decide alone. It prints two markdown tables: the tally per
+exercise, then the speed checks' outcomes and speedups load by load.
 
 This is a measurement, not a test: nothing here asserts a wall time.
 """
