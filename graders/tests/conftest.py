@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,15 @@ from graders.tests.submissions import PROJECT, submission  # noqa: F401 - shared
 START_METHODS = ("fork", "spawn", "forkserver")
 # Gallery entries are folders named like exercises: graded by test_gallery.py, not collected here.
 collect_ignore = ["gallery"]
+
+
+def nbgrader_environment(**extra: str) -> dict[str, str]:
+    """os.environ for an nbgrader subprocess, with this interpreter's scripts first on PATH.
+
+    nbgrader runs ``alembic`` by name: from a virtualenv that was not activated it is not found.
+    """
+    scripts = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": os.pathsep.join([scripts, os.environ.get("PATH", "")]), **extra}
 
 
 @dataclass

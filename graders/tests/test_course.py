@@ -21,7 +21,7 @@ import pytest
 
 from graders import catalog, course, notebook
 from graders.stubs import make_stub, strip_markers
-from graders.tests.conftest import PROJECT
+from graders.tests.conftest import PROJECT, nbgrader_environment
 
 EXERCISES = sorted(n for n in catalog.exercises() if (PROJECT / "solutions" / n).is_dir())
 FAST = "01_functional"
@@ -144,7 +144,10 @@ def test_solution_notebook_is_the_source_without_markers(built):
 
 
 def test_generate_assignment_releases_exactly_the_stubs_and_no_solution(built):
-    result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", FAST], cwd=built, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", FAST],
+        cwd=built, env=nbgrader_environment(), capture_output=True, text=True, timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     release = built / "release" / FAST
     assert sorted(p.name for p in release.iterdir()) == [f"{FAST}.ipynb"]

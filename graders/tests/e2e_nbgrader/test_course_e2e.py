@@ -40,6 +40,7 @@ from graders.course import build, grader_checks, inconclusive, solution_notebook
 from graders.notebook import INCONCLUSIVE
 from graders.settings import START_METHOD_ENV
 from graders.stubs import make_stub
+from graders.tests.conftest import nbgrader_environment
 
 from .learners import ALL, LEARNERS, Learner
 
@@ -71,7 +72,7 @@ class Course:
 
 def nbgrader(root: Path, *args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=root, env=env or dict(os.environ),
+        [sys.executable, "-m", "nbgrader", *args], cwd=root, env=env or nbgrader_environment(),
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
     )
 
@@ -106,7 +107,7 @@ def _reap_adopted() -> None:
 
 def autograde(root: Path, run: Run, force: bool = False) -> None:
     learner = run.learner
-    env = dict(os.environ, **{START_METHOD_ENV: learner.start_method})
+    env = nbgrader_environment(**{START_METHOD_ENV: learner.start_method})
     started = time.monotonic()
     args = ["autograde", learner.exercise, "--student", learner.student] + (["--force"] if force else [])
     result = nbgrader(root, *args, env=env)
