@@ -42,13 +42,16 @@ class Tally:
     inconclusive: int = 0
     wrong_runs: int = 0
     false_passes: int = 0
-    speedups: list[float] = field(default_factory=list)
     required: float | None = None
     wall: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # load -> outcome of each speed check ("passed", "inconclusive", "skipped"...) and the speedups timed
     speed_outcomes: dict[str, list[str]] = field(default_factory=dict)
     load_speedups: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def speedups(self) -> list[float]:
+        return [speedup for timed in self.load_speedups.values() for speedup in timed]
 
 
 def grade(folder: Path, start_method: str, load: str, extra: list[str]) -> tuple[dict, float]:
@@ -130,7 +133,6 @@ def _count_reference(tally: Tally, report: dict, wall: float, load: str, method:
     outcomes += [c["outcome"] for n, c in checks.items() if n.endswith("speedup")]
     for exercise in report["exercises"]:
         for speed in exercise.get("speed", []):
-            tally.speedups.append(speed["speedup"])
             tally.load_speedups.setdefault(load, []).append(speed["speedup"])
             tally.required = speed["required"]
 
