@@ -10,13 +10,23 @@ While learner code runs, ``asyncio.run`` is watched: a call made while a loop is
 that thread is recorded with its place in the learner's code, so the grader can say exactly what
 went wrong even if the learner's code caught the ``RuntimeError``. The refused coroutine is closed,
 so no "coroutine was never awaited" warning reaches a later notebook cell's output.
+
+:func:`count_together_clocked` is the sandbox entry of exercise 03's warm-up: the learner's
+``count_together`` awaited on a virtual clock, with the grader's own ``count``.
 """
 from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import time
+from dataclasses import dataclass, field
 
+from graders import virtual_clock
 from graders.blocking import learner_location, loop_running_here
+from graders.calls import MISSING_FUNCTION, Outcome
+from graders.given import ex03
+from graders.sandbox import classify
 
 # RuntimeError texts of running an event loop inside a running one, in every supported Python.
 NESTED_LOOP_ERRORS = (
@@ -96,3 +106,58 @@ async def _awaited(awaitable):
 async def _kernel_idle() -> None:
     while True:
         await asyncio.sleep(0.01)
+
+
+@dataclass
+class ClockedRun:
+    """A learner coroutine run on a virtual clock."""
+
+    outcome: Outcome
+    log: list[tuple[object, float]] = field(default_factory=list)  # (entry, loop time it was appended)
+    loop_seconds: float = 0.0
+    real_seconds: float = 0.0
+    asyncio_run_misuse: str | None = None
+
+
+class _StampedLog(list):
+    """A list that remembers the event-loop time of each append."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def append(self, item) -> None:
+        super().append(item)
+        self.times.append(asyncio.get_running_loop().time())
+
+
+def count_together_clocked(module, sleeps: dict[str, float]) -> ClockedRun:
+    """Await ``module.count_together(sleeps, log)`` on a virtual clock, from inside the running loop.
+
+    The module's ``count`` is the grader's own copy (graders.given.ex03) for the call.
+    """
+    if not callable(getattr(module, "count_together", None)):
+        return ClockedRun(Outcome(MISSING_FUNCTION, error=", ".join(_public_functions(module))))
+    folder = os.path.dirname(os.path.abspath(module.__file__))
+    module.count = ex03.count
+    log = _StampedLog()
+
+    async def cell():
+        result = module.count_together(sleeps, log)
+        return await result if inspect.isawaitable(result) else result
+
+    started = time.monotonic()
+    with RunWatch(folder, modules=[module]) as watch:
+        try:
+            value, loop_seconds = virtual_clock.run(cell)
+            outcome = Outcome("ok", value=value)
+        except BaseException as exc:  # noqa: BLE001 - reported to the learner
+            outcome, loop_seconds = classify(exc, folder), 0.0
+    return ClockedRun(outcome, list(zip(log, log.times)), loop_seconds, time.monotonic() - started, watch.misuse)
+
+
+def _public_functions(module) -> list[str]:
+    return sorted(
+        name for name, value in vars(module).items()
+        if callable(value) and not name.startswith("_") and getattr(value, "__module__", None) == module.__name__
+    )

@@ -32,7 +32,7 @@ class Request:
     start_method: str | None = None
     trace_spec_json: str | None = None
     keep_args: bool = False
-    limits: Any = None  # graders.limits.Limits, applied by the sandbox to itself first
+    confinement: Any = None  # graders.confine.Confinement, applied by the sandbox to itself first
 
 
 @dataclass
@@ -69,3 +69,24 @@ CRASHED = "crashed"
 NOT_RUN = "not_run"
 TAMPERED = "tampered"
 WROTE_OUTSIDE = "wrote_outside"
+
+# The hint for a check that failed because of how the learner's call ended, whatever the check is
+# about: a crash or a missing function is answered with what to do about it, not with advice on the
+# check's topic (one cause, one hint).
+STATUS_HINTS = {
+    MISSING_MODULE: "Keep the exercise's files and their names: the grader imports each module by the name the exercise gives.",
+    IMPORT_ERROR: "The module fails before any function runs: run `python <module>.py` to see the error, and keep work at import time to definitions.",
+    MISSING_FUNCTION: "Keep each function's name and parameters as the exercise gives them; the grader calls them by name.",
+    NOT_IMPLEMENTED: "This function still raises NotImplementedError: replace the TODO with your code.",
+    UNPICKLABLE: "Worker processes receive the task function by name: define it at module level (no lambda, no function inside a function) and pass only picklable arguments.",
+    WORKER_ERROR: "The error happened inside a worker process: call the task function yourself on one input to see it.",
+    BROKEN_POOL: "A worker process died while working (a crash, os._exit, or too much memory): run the task function on one input outside the pool.",
+    ERROR: "Your function raised an exception: call it yourself on a small input and read the traceback.",
+    BAD_RETURN: "Return plain data (numbers, strings, lists, dicts, numpy arrays, DataFrames), not objects the grader cannot rebuild.",
+    LAZY_RETURN: "map(), filter() and generators are lazy: wrap the result in list(...) before returning it.",
+    TIMEOUT: "Look for an endless loop, a pool or executor that is never closed, or workers waiting on each other.",
+    CRASHED: "The process running your code died: look for os._exit, sys.exit, a fork bomb or a huge allocation.",
+    NOT_RUN: "An earlier call in the same check failed: fix that one first.",
+    TAMPERED: "Do not replace time, os, multiprocessing or the grader's helpers: graded code is measured as it is.",
+    WROTE_OUTSIDE: "Write only in the working folder, the temporary folder or your home: the submission folder and the grader are read-only to graded code.",
+}

@@ -21,6 +21,8 @@ class Exercise:
     grader: str
     modules: tuple[str, ...]
     hints: dict[str, str] = field(default_factory=dict)
+    # Hints by observed cause, for the whole exercise (exercises.toml: [exercises.NAME.causes]).
+    causes: dict[str, str] = field(default_factory=dict)
     # Its learner code starts processes, so the multiprocessing start method matters.
     starts_processes: bool = False
 
@@ -28,7 +30,15 @@ class Exercise:
     def grader_path(self) -> Path:
         return Path(sys.modules["graders"].__file__).parent.joinpath(*self.grader.split(".")[1:]).with_suffix(".py")
 
-    def hint(self, check: str) -> str | None:
+    def hint(self, check: str, cause: str | None = None) -> str | None:
+        """The hint for ``check`` failed by ``cause``: the exercise's hint for that cause, then the
+        generic one for a call that ended badly (a crash, a timeout...), then the check's own."""
+        from graders.calls import STATUS_HINTS
+
+        if cause is not None:
+            found = self.causes.get(cause) or STATUS_HINTS.get(cause)
+            if found:
+                return found
         return self.hints.get(check.removeprefix("test_"))
 
     def folder_in(self, target: Path) -> Path:
@@ -49,6 +59,7 @@ def exercises() -> dict[str, Exercise]:
             grader=entry["grader"],
             modules=tuple(entry["modules"]),
             hints=dict(entry.get("hints", {})),
+            causes=dict(entry.get("causes", {})),
             starts_processes=entry.get("starts_processes", False),
         )
         for name, entry in data["exercises"].items()

@@ -8,14 +8,19 @@
 for every exercise of the catalogue (graders/exercises.toml). Nothing is written by hand and nothing is
 copied: each notebook is generated from the project's single sources of truth,
 
-- the exercise's ``exercises/<exercise>/README.md`` (if there is one) as its explanation;
+- the exercise's ``exercises/<exercise>/README.md`` (if there is one) as its explanation, with its
+  ``pytest exercises/...`` commands replaced by the notebook's check cells (``notebook_readme``);
 - one solution cell per module, ``%%writefile <module>.py`` followed by the module's source from
   ``solutions/<exercise>/``, solution markers included. ``nbgrader generate_assignment`` turns every
   ``### BEGIN SOLUTION`` block into ``raise NotImplementedError`` (configured so the released cell is
   byte for byte the stub in ``exercises/``), and running the cell saves the learner's module beside the
   notebook, where the grader and every worker process (fork, spawn or forkserver) import it;
 - one autograded test cell per grader check, worth the points of the check's ``@pytest.mark.points``,
-  that calls ``graders.notebook.check`` (the grader runs in a subprocess; see that module).
+  named by a first line ``# Check NAME (N points)``, that calls ``graders.notebook.check`` (the grader
+  runs in a subprocess; see that module). At ``nbgrader autograde`` the score comes from outside the
+  kernel: ``graders.autograde.GradeModules`` grades the ``%%writefile`` cells' text before a kernel
+  starts, ``graders.autograde.WriteVerdicts`` writes each verdict into its test cell right before
+  nbgrader scores it, whatever the learner's cells did in the kernel.
 
 No ``.py`` file is ever written into the course: nbgrader releases such files verbatim, so a reference
 solution must never be there. The course's source notebooks do hold the solutions, between markers,
@@ -51,12 +56,17 @@ HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 # What a released solution block becomes: the same line as graders.stubs writes, so the module a
 # learner starts from in the notebook is exactly the stub in exercises/.
 CODE_STUB = "raise NotImplementedError"
-# nbgrader 0.9's Autograde.autograde_preprocessors, with Execute replaced (graders.autograde).
+# nbgrader 0.9's Autograde.autograde_preprocessors (its second pass, after the sanitizing one has
+# restored the test cells from the source notebook), with Execute replaced, the checks graded before
+# any learner code runs in a kernel and the verdicts written right before SaveAutoGrades reads them
+# (graders.autograde).
 AUTOGRADE_PREPROCESSORS = (
+    "graders.autograde.GradeModules",
     "graders.autograde.RestartingExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
+    "graders.autograde.WriteVerdicts",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
@@ -135,10 +145,35 @@ def module_sources(root: Path, exercise: catalog.Exercise) -> dict[str, str]:
 
 def _read_me(root: Path, exercise: catalog.Exercise) -> str:
     path = root / "exercises" / exercise.name / "README.md"
-    text = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    text = notebook_readme(path.read_text(encoding="utf-8")).strip() if path.exists() else ""
     if not text.startswith("# "):
         text = f"# {exercise.title}\n\n{text}".strip()
     return text
+
+
+GRADE_IN_NOTEBOOK = "Run the **check** cells at the end of this notebook: each grades one check on the modules saved above."
+_PYTEST_COMMAND = re.compile(r"`pytest exercises/[^`]*`")
+_PYTEST_BLOCK_LINE = re.compile(r" {4,}pytest\b.*")
+
+
+def notebook_readme(text: str) -> str:
+    """An exercise's README as the notebook shows it: grading is the check cells, not ``pytest exercises/...``.
+
+    A code block of ``pytest`` commands becomes one sentence saying to run the check cells; a
+    ``pytest exercises/...`` command quoted in the text becomes "the check cells at the end of this
+    notebook".
+    """
+    paragraphs = re.split(r"\n\s*\n", text)
+    kept = []
+    for paragraph in paragraphs:
+        lines = [line for line in paragraph.split("\n") if line.strip()]
+        if lines and all(_PYTEST_BLOCK_LINE.fullmatch(line) for line in lines):
+            if kept and kept[-1] == GRADE_IN_NOTEBOOK:
+                continue
+            kept.append(GRADE_IN_NOTEBOOK)
+        else:
+            kept.append(_PYTEST_COMMAND.sub("the check cells at the end of this notebook", paragraph))
+    return "\n\n".join(kept)
 
 
 HOW_IT_WORKS = """\
@@ -153,8 +188,10 @@ HOW_IT_WORKS = """\
 - To try your code in a new cell, import the module (`import NAME`, then `importlib.reload(NAME)` after
   you change it).
 - The **check** cells at the end run the instructor's grader on the saved modules, in a separate
-  process, and show what passed; a failed check says why and gives a hint. They are graded again,
-  unchanged, when you hand in the notebook.
+  process, and show what passed; a failed check says why and gives a hint.
+- When you hand in the notebook, the grader grades the text of your `%%writefile` cells as you hand
+  them in (whether you ran them or not), in its own process: only what your modules do earns points.
+  What the check cells showed in your notebook is replaced by that grading.
 """
 
 ASYNC_NOTE = """\
@@ -182,13 +219,18 @@ def build_notebook(exercise: catalog.Exercise, root: Path) -> nbformat.NotebookN
         "modules stay the same).",
     ))
     for c in checks:
-        cells.append(_test_code(c, f'# {c.name} ({c.points:g} point{"s" if c.points != 1 else ""})\n'
+        cells.append(_test_code(c, f"{check_title(c)}\n"
                                    f"from graders.notebook import check\n"
                                    f'check("{exercise.name}", "{c.name}")'))
     _validate(exercise, cells)
     notebook = new_notebook(cells=cells, metadata={"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}})
     nbformat.validate(notebook)
     return notebook
+
+
+def check_title(check: Check) -> str:
+    """A test cell's first line, its name in the notebook: ``# Check words_parallel (2 points)``."""
+    return f'# Check {check.name} ({check.points:g} point{"s" if check.points != 1 else ""})'
 
 
 def _docstring(source: str) -> str:
@@ -269,8 +311,11 @@ os.environ["{call_env}"] = "{call_timeout:g}"
 # process they left running) would otherwise zero a check that passed.
 c.IgnorePattern.pattern = r"[\\s\\S]"
 
-# nbgrader's autograde steps, with Execute replaced by one that starts a new kernel when a learner's
-# cell kills the kernel or ignores the timeout's interrupt, instead of failing the whole submission.
+# nbgrader's autograde steps. Scores come from outside the learner's kernel: GradeModules grades the
+# notebook's %%writefile cells (their text) in this process before any learner code runs in a kernel,
+# WriteVerdicts writes each check's verdict into its test cell right before SaveAutoGrades scores it.
+# Execute is replaced by one that starts a new kernel when a learner's cell kills the kernel or
+# ignores the timeout's interrupt, instead of failing the whole submission.
 c.Autograde.autograde_preprocessors = [
 {autograde_preprocessors}]
 
@@ -280,6 +325,8 @@ c.OverwriteCells.add_missing_cells = True
 # The modules are written by the notebook's %%writefile cells at autograde; source/ holds no .py file,
 # so nothing overwrites them and Autograde.exclude_overwriting is not needed.
 
+# nbgrader's feedback page, with each check's name in the index and long lines wrapped.
+c.GenerateFeedback.exporter_class = "graders.autograde.FeedbackExporter"
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",

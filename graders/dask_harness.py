@@ -29,7 +29,8 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from graders.calls import BAD_RETURN, MISSING_FUNCTION, NOT_RUN, Outcome
+from graders.calls import BAD_RETURN, NOT_RUN, Outcome
+from graders.executor_harness import missing_function
 from graders.loopback_http import ArchiveServer, Request, Route
 from graders.netguard import NetGuard
 
@@ -207,8 +208,9 @@ def run_on_cluster(
     ``archives`` are (path, data, latency): each is served at http://127.0.0.1:PORT/path after its
     latency, and the URLs are passed in that order.
     """
-    if not callable(getattr(module, function, None)):
-        return ClusterRun(Outcome(MISSING_FUNCTION, error=function))
+    absent = missing_function(module, function)
+    if absent is not None:
+        return ClusterRun(absent)
     import dask
     from distributed import Client
 
@@ -260,7 +262,16 @@ def run_on_cluster(
 
 
 def _plain(value, function: str) -> Outcome:
-    """The learner's value, unless it still holds Dask objects (futures, delayed), which only mean something on the cluster."""
+    """The learner's value, unless it still holds Dask objects (futures, delayed), which only mean something on the cluster.
+
+    A lazy iterator is reported as the sandbox reports one (LAZY_RETURN).
+    """
+    import collections.abc
+
+    from graders.calls import LAZY_RETURN
+
+    if isinstance(value, collections.abc.Iterator):
+        return Outcome(LAZY_RETURN, error=type(value).__name__)
     inside = list(value.values()) if isinstance(value, dict) else list(value) if isinstance(value, (list, tuple)) else []
     lazy = [type(v).__name__ for v in [value, *inside[:100]] if type(v).__module__.split(".")[0] in ("dask", "distributed")]
     if lazy:

@@ -20,14 +20,27 @@ def show(value) -> str:
     return _short.repr(value)
 
 
-def fail(message: str) -> NoReturn:
-    """Fail the current check with ``message`` only, no traceback (the plugin appends the hint)."""
-    pytest.fail(message, pytrace=False)
+class CheckFailed(pytest.fail.Exception):
+    """A check's failure, with the cause that was observed: the plugin picks the hint by it."""
+
+    def __init__(self, message: str, cause: str | None = None):
+        super().__init__(message, pytrace=False)
+        self.cause = cause
 
 
-def check(condition: bool, message: str) -> None:
+def fail(message: str, cause: str | None = None) -> NoReturn:
+    """Fail the current check with ``message`` only, no traceback.
+
+    ``cause`` names what was observed (a sandbox outcome status, or a name the exercise's catalogue
+    entry gives a hint for under ``causes``): the hint shown is the one for that cause, so a crash is
+    never answered with advice about the topic the check is named after.
+    """
+    raise CheckFailed(message, cause)
+
+
+def check(condition: bool, message: str, cause: str | None = None) -> None:
     if not condition:
-        fail(message)
+        fail(message, cause)
 
 
 def outcome_problem(outcome: c.Outcome, call: str, module: str) -> str | None:
@@ -83,8 +96,8 @@ def outcome_problem(outcome: c.Outcome, call: str, module: str) -> str | None:
         )
     if status == c.WROTE_OUTSIDE:
         return (
-            f"{call} changed files of {outcome.error}; graded code may write only in its working "
-            "folder, the temporary folder or its home"
+            f"{call} wrote outside the folders graded code may write to: it changed {outcome.error}{where}; "
+            "graded code may write only in its working folder, the temporary folder or its home"
         )
     if status == c.NOT_RUN:
         return f"{call} was not run because an earlier call in the same check failed"
@@ -95,7 +108,7 @@ def value_of(outcome: c.Outcome, call: str, module: str):
     """The outcome's value, or fail the check with the reason it has none."""
     problem = outcome_problem(outcome, call, module)
     if problem:
-        fail(problem)
+        fail(problem, cause=outcome.status)
     return outcome.value
 
 

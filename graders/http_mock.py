@@ -16,10 +16,17 @@ Both clients are served:
 The client's read timeout is honoured like a real server's: a reply slower than the timeout
 raises ``httpx.ReadTimeout`` once the timeout has passed. URLs without a reply are refused by
 respx (``assert_all_mocked``).
+
+Each exchange also names the client object that sent it (a serial number per ``httpx.Client`` or
+``httpx.AsyncClient`` instance, in the order they first sent), so a grader can tell one shared
+client from a client per request. Requests of the async client are timed on the running loop's
+clock (``loop.time()``, the monotonic clock on an ordinary loop): on a virtual-clock loop
+(graders.virtual_clock) their latencies and timeouts are then exact whatever the machine's load.
 """
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from dataclasses import dataclass
@@ -52,9 +59,13 @@ class Exchange:
     loop_in_thread: bool = False  # an event loop was running in the requesting thread
     main_thread: bool = True
     where: str = ""  # where the learner's code made the request, for blocking requests
+    client: int = 0  # which client object sent it: 1 for the first one seen, 2 for the next...; 0 unknown
+    loop_clock: bool = False  # start and end are times of the running loop's clock (async requests)
 
 
 _POLL_S = 0.01
+# The serial number of the client whose send() is running in this context (task or thread).
+_sender: contextvars.ContextVar[int] = contextvars.ContextVar("graders_http_sender", default=0)
 
 
 class _DroppedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -89,27 +100,54 @@ class MockServer:
         self._local = threading.local()
         self._router = respx.mock(assert_all_mocked=True, assert_all_called=False)
         self._real_send = None
+        self._real_async_send = None
+        self._clients: list[object] = []  # every client that sent a request, kept until the end
+
+    @property
+    def clients(self) -> int:
+        """How many client objects sent requests."""
+        return len(self._clients)
+
+    def _serial(self, client) -> int:
+        with self._lock:
+            for number, known in enumerate(self._clients, start=1):
+                if known is client:
+                    return number
+            self._clients.append(client)
+            return len(self._clients)
 
     def __enter__(self) -> "MockServer":
         self._router.__enter__()
         for url, reply in self.replies.items():
             self._router.get(url).mock(side_effect=self._answerer(reply))
         self._real_send = httpx.Client.send
+        self._real_async_send = httpx.AsyncClient.send
         server = self
 
         def send(client, request, **kwargs):
             server._local.blocking_where = learner_location(server.learner_folder)
             server._local.blocking = True
+            token = _sender.set(server._serial(client))
             try:
                 return server._real_send(client, request, **kwargs)
             finally:
+                _sender.reset(token)
                 server._local.blocking = False
 
+        async def async_send(client, request, **kwargs):
+            token = _sender.set(server._serial(client))
+            try:
+                return await server._real_async_send(client, request, **kwargs)
+            finally:
+                _sender.reset(token)
+
         httpx.Client.send = send
+        httpx.AsyncClient.send = async_send
         return self
 
     def __exit__(self, *exc_info) -> None:
         httpx.Client.send = self._real_send
+        httpx.AsyncClient.send = self._real_async_send
         self._router.__exit__(*exc_info)
 
     def _answerer(self, reply: Reply):
@@ -120,14 +158,16 @@ class MockServer:
 
         return answer
 
-    def _begin(self, request: httpx.Request, blocking: bool) -> Exchange:
+    def _begin(self, request: httpx.Request, blocking: bool, now: Callable[[], float] = time.monotonic) -> Exchange:
         exchange = Exchange(
             url=str(request.url),
-            start=time.monotonic(),
+            start=now(),
             blocking=blocking,
             loop_in_thread=loop_running_here(),
             main_thread=threading.current_thread() is threading.main_thread(),
             where=getattr(self._local, "blocking_where", "") if blocking else "",
+            client=_sender.get(),
+            loop_clock=now is not time.monotonic,
         )
         with self._lock:
             self.exchanges.append(exchange)
@@ -135,29 +175,30 @@ class MockServer:
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         return exchange
 
-    def _end(self, exchange: Exchange, status: int | None) -> None:
+    def _end(self, exchange: Exchange, status: int | None, now: Callable[[], float] = time.monotonic) -> None:
         with self._lock:
             self.in_flight -= 1
-            exchange.end = time.monotonic()
+            exchange.end = now()
             exchange.status = status
 
     async def _answer_async(self, request: httpx.Request, reply: Reply) -> httpx.Response:
-        exchange = self._begin(request, blocking=False)
+        now = asyncio.get_running_loop().time
+        exchange = self._begin(request, blocking=False, now=now)
         status = None
         try:
             timeout = _read_timeout(request)
             wait = reply.latency if timeout is None else min(reply.latency, timeout)
-            deadline = time.monotonic() + wait
+            deadline = now() + wait
             ready = False
-            while not ready and time.monotonic() < deadline:
-                await asyncio.sleep(min(_POLL_S if reply.ready else wait, max(deadline - time.monotonic(), 0)))
+            while not ready and now() < deadline:
+                await asyncio.sleep(min(_POLL_S if reply.ready else wait, max(deadline - now(), 0)))
                 ready = bool(reply.ready and reply.ready())
             if not ready and wait < reply.latency:
                 raise httpx.ReadTimeout(f"no answer within {timeout:g} s", request=request)
             status = reply.status
             return _response(request, reply)
         finally:
-            self._end(exchange, status)
+            self._end(exchange, status, now)
 
     def _answer_blocking(self, request: httpx.Request, reply: Reply) -> httpx.Response:
         exchange = self._begin(request, blocking=True)

@@ -1,9 +1,22 @@
 """Autograded notebook cells: one grader check per cell, graded outside the notebook's kernel.
 
-A test cell of a course notebook (see ``graders.course``) holds two lines::
+A test cell of a course notebook (see ``graders.course``) holds three lines::
 
+    # Check words_parallel (2 points)
     from graders.notebook import check
     check("02_multiprocessing", "words_parallel")
+
+Two callers grade a check, with the same code (``_check``) and the same verdicts:
+
+- the learner's kernel, while they work (running the cell, ``nbgrader validate``): ``check`` below.
+  Everything in the kernel is the learner's to change (a cell of theirs can rebind ``check``, patch
+  ``subprocess`` or ``json``, fill the result cache), so what the kernel shows never scores;
+- ``nbgrader autograde``: ``grade_check``, called by ``graders.autograde.GradeModules`` in the
+  nbgrader process on the modules the notebook's ``%%writefile`` cells hold, before any learner code
+  runs in a kernel. Its verdicts replace the test cells' outputs right before nbgrader scores them
+  (``graders.autograde.WriteVerdicts``). During autograde ``check`` does not grade: it fails with
+  ``GradedOutsideKernel``, so a test cell left unscored by a misconfigured course scores 0, not full
+  points.
 
 ``check`` runs the installed grader (pytest, in a subprocess of its own) on the modules that the
 notebook's ``%%writefile`` cells saved in the kernel's working folder, and reports one check of it.
@@ -34,12 +47,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -56,6 +71,35 @@ SUITE_SHARE = 0.5
 # A single re-measurement is not started with less time than this left in the cell.
 RETRY_MIN_S = 20.0
 INCONCLUSIVE = "INCONCLUSIVE"
+# Set (by graders.autograde.GradeModules) in the environment the autograde kernel inherits: the checks
+# are graded outside the kernel, and ``check`` only says so.
+SCORED_OUTSIDE_ENV = "GRADERS_SCORED_OUTSIDE_KERNEL"
+# Messages are wrapped to this many columns: a notebook's output area and nbgrader's feedback page
+# show an error's text as it is, and a long line runs off the right edge.
+WIDTH = 96
+
+
+def wrap(text: str, width: int = WIDTH) -> str:
+    """``text`` with every line longer than ``width`` wrapped at spaces, its indent kept on each piece.
+
+    Words are never split (a path or a URL stays whole, even if it is longer than ``width``).
+    """
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        lines.extend(textwrap.wrap(
+            line, width, initial_indent="", subsequent_indent=indent + "  ",
+            break_long_words=False, break_on_hyphens=False, drop_whitespace=True,
+        ) or [line])
+    return "\n".join(lines)
+
+
+def error_lines(ename: str, message: str) -> list[str]:
+    """The lines a notebook shows for a failed check: its name in red and the message, no frames."""
+    return [f"\x1b[0;31m{ename}\x1b[0m: {message}"]
 
 
 class CheckFailed(AssertionError):
@@ -64,7 +108,19 @@ class CheckFailed(AssertionError):
     def _render_traceback_(self) -> list[str]:
         # IPython shows these lines instead of a traceback: the learner needs the message, not the
         # frames of this module (nbgrader still sees an error output, so the cell scores 0).
-        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+        return error_lines(type(self).__name__, str(self))
+
+
+class GradedOutsideKernel(CheckFailed):
+    """``nbgrader autograde`` grades the checks outside the kernel; this output is replaced by the verdict."""
+
+
+@dataclass
+class Verdict:
+    """What a test cell shows for one check: the lines printed, and the failure message (None: points earned)."""
+
+    printed: str
+    message: str | None
 
 
 @dataclass
@@ -101,6 +157,11 @@ def check(exercise: str, name: str, folder: str | os.PathLike | None = None) -> 
     Returns None on success, so nbgrader gives the cell its points; raises ``CheckFailed`` otherwise.
     """
     __tracebackhide__ = True
+    if os.environ.get(SCORED_OUTSIDE_ENV):
+        raise GradedOutsideKernel(
+            f"{name} is graded outside this notebook's kernel, on the modules the %%writefile cells hold; "
+            "the autograder writes its result here"
+        ) from None
     started = time.monotonic()
     deadline = started + _budget()
     # Nothing this function does may reach stderr: nbgrader scores a cell that wrote to stderr 0.
@@ -111,13 +172,35 @@ def check(exercise: str, name: str, folder: str | os.PathLike | None = None) -> 
         raise CheckFailed(message) from None
 
 
+def grade_check(exercise: str, name: str, folder: str | os.PathLike) -> Verdict:
+    """Grade check ``name`` of ``exercise`` on the modules in ``folder``, as a test cell would, without printing.
+
+    For the autograder (graders.autograde), in its own process: the check gets a test cell's time
+    budget, the whole grader runs once per folder and module contents, an inconclusive speed check is
+    measured again. ``forget(folder)`` drops the cached results afterwards.
+    """
+    printed = io.StringIO()
+    deadline = time.monotonic() + _budget()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        warnings.simplefilter("ignore")
+        message = _check(exercise, name, Path(folder).resolve(), deadline)
+    return Verdict(printed.getvalue(), message)
+
+
+def forget(folder: str | os.PathLike) -> None:
+    """Drop the cached grader results of ``folder``."""
+    folder = str(Path(folder).resolve())
+    for key in [key for key in _STATES if key[1] == folder]:
+        del _STATES[key]
+
+
 def _check(exercise_name: str, name: str, folder: Path, deadline: float) -> str | None:
     """Print the outcome of one check; return the failure message, or None if it earned its points."""
     from graders import catalog
 
     exercise = catalog.exercises().get(exercise_name)
     if exercise is None:
-        return f"unknown exercise {exercise_name!r}: the installed graders have {', '.join(catalog.exercises())}"
+        return wrap(f"unknown exercise {exercise_name!r}: the installed graders have {', '.join(catalog.exercises())}")
     key = (exercise.name, str(folder), _digest(exercise, folder))
     state = _STATES.get(key)
     if state is None:
@@ -127,27 +210,27 @@ def _check(exercise_name: str, name: str, folder: Path, deadline: float) -> str 
         if suite.problem is None:
             print(f"Graded {exercise.name} in {suite.seconds:.1f} s: {len(suite.results)} checks.")
             for line in suite.measurements:
-                print(f"  {line}")
+                print(wrap(f"  {line}"))
         else:
-            print(f"The whole grader could not run ({suite.problem}); grading {name} alone.")
+            print(wrap(f"The whole grader could not run ({suite.problem}); grading {name} alone."))
     result = state.results.get(name)
     if result is None:
         if not state.suite.problem and state.suite.results:
-            return f"{name} is not a check of {exercise.name} (its checks: {', '.join(state.suite.results)})"
+            return wrap(f"{name} is not a check of {exercise.name} (its checks: {', '.join(state.suite.results)})")
         alone = run_grader(exercise, folder, checks=(name,), deadline=deadline)
         if alone.problem is not None or name not in alone.results:
-            return f"{name}: {alone.problem or 'the grader did not report this check'}"
+            return wrap(f"{name}: {alone.problem or 'the grader did not report this check'}")
         result = state.results[name] = alone.results[name]
     retries = 0
     while result.outcome == "inconclusive" and retries < INCONCLUSIVE_RETRIES and deadline - time.monotonic() > RETRY_MIN_S:
         retries += 1
-        print(f"{name}: inconclusive ({result.message}); measuring again ({retries}/{INCONCLUSIVE_RETRIES}).")
+        print(wrap(f"{name}: inconclusive ({result.message}); measuring again ({retries}/{INCONCLUSIVE_RETRIES})."))
         again = run_grader(exercise, folder, checks=(name,), deadline=deadline)
         if again.problem is not None or name not in again.results:
             break
         result = state.results[name] = again.results[name]
         for line in again.measurements:
-            print(f"  {line}")
+            print(wrap(f"  {line}"))
     return _verdict(exercise, result)
 
 
@@ -157,16 +240,16 @@ def _verdict(exercise, result: Result) -> str | None:
         print(f"{result.name}: passed, {points}.")
         return None
     if result.outcome == "skipped":
-        print(f"{result.name}: not applicable here ({result.message}); {points} given.")
+        print(wrap(f"{result.name}: not applicable here ({result.message}); {points} given."))
         return None
     if result.outcome == "inconclusive":
-        return (
+        return wrap(
             f"{INCONCLUSIVE}: {result.name} could not be judged, the machine was too busy ({result.message}). "
             "This cell scores 0 until it is graded again on a quieter machine "
             "(instructors: nbgrader autograde ASSIGNMENT --student STUDENT --force)."
         )
     hint = exercise.hint(result.name)
-    return f"{result.name}: {result.message or result.outcome}" + (f"\nHint: {hint}" if hint else "")
+    return wrap(f"{result.name}: {result.message or result.outcome}" + (f"\nHint: {hint}" if hint else ""))
 
 
 def _budget() -> float:

@@ -1,8 +1,9 @@
 """The grader's own pipelines for exercise 04: a serial baseline and a reference to judge the machine by.
 
-Called in the sandbox with the learner's module first; both use the learner's ``process_archive``
-(the work to do) but the grader's own loop, so a slowed-down serial version cannot inflate a
-speedup, and the reference tells a busy machine from a slow pipeline (see graders.speed).
+Called in the sandbox with the learner's module first (the helper convention of graders.calls), but
+neither uses it: both run the grader's own copies of the given functions (graders.given.ex04), so a
+learner's changed process_archive or run_serial can neither inflate a speedup nor move the
+expectation, and the reference tells a busy machine from a slow pipeline (see graders.speed).
 """
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ import httpx
 import pandas as pd
 
 from graders.exercise_runs import archive_replies
+from graders.given import ex04
 from graders.http_mock import MockServer
 from graders.netguard import NetGuard
 
 
 def serial_pipeline(module, archives: list[tuple[str, bytes, float]]) -> pd.DataFrame:
-    """Download an archive (blocking), process it, then the next."""
+    """The given run_serial (the grader's copy): download an archive (blocking), process it, then the next."""
     replies = archive_replies(archives)
-    with NetGuard(), MockServer(replies), httpx.Client() as client:
-        return pd.concat([module.process_archive(client.get(url).content) for url in replies])
+    with NetGuard(), MockServer(replies):
+        return ex04.run_serial(list(replies))
 
 
 def reference_pipeline(module, archives: list[tuple[str, bytes, float]], processes: int) -> pd.DataFrame:
@@ -31,11 +33,11 @@ def reference_pipeline(module, archives: list[tuple[str, bytes, float]], process
     async def pipeline():
         loop = asyncio.get_running_loop()
         with ProcessPoolExecutor(processes) as pool:
-            async with httpx.AsyncClient() as client:
+            async with httpx.AsyncClient(timeout=ex04.TIMEOUT_S) as client:
 
                 async def one(url):
                     response = await client.get(url)
-                    return await loop.run_in_executor(pool, module.process_archive, response.content)
+                    return await loop.run_in_executor(pool, ex04.process_archive, response.content)
 
                 return pd.concat(await asyncio.gather(*(one(url) for url in replies)))
 

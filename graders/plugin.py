@@ -20,6 +20,8 @@ class CheckResult:
     points: float
     outcome: str  # "passed", "failed", "skipped", "inconclusive"
     message: str = ""
+    # What the check observed when it failed (see graders.feedback.fail): it chose the hint.
+    cause: str | None = None
 
     @property
     def earned(self) -> float:
@@ -44,7 +46,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    return config.stash[SETTINGS].header_lines()
+    from graders import confine, limits
+
+    probe = limits.ProcessGroupCap()
+    cgroup = probe.describe()
+    probe.close()
+    return [*config.stash[SETTINGS].header_lines(), confine.describe(confine.namespaces_available(), cgroup)]
 
 
 class ExerciseDirectory(pytest.Directory):
@@ -107,21 +114,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if exercise is None:
         return report
     decided = report.when == "call" or (report.when == "setup" and not report.passed)
+    failure = call.excinfo.value if call.excinfo is not None else None
+    cause = getattr(failure, "cause", None)
     if decided:
         outcome = report.outcome
         if report.skipped and "inconclusive" in str(report.longrepr):
             outcome = "inconclusive"
         key = (exercise.name, _folder_of(item, exercise))
         results = item.config.stash[STATE].results.setdefault(key, [])
-        message = "" if report.passed else _message(report)
-        results.append(CheckResult(_check_name(item), _points(item), outcome, message))
-    hint = exercise.hint(_check_name(item))
+        message = "" if report.passed else _message(report, failure)
+        results.append(CheckResult(_check_name(item), _points(item), outcome, message, cause))
+    hint = exercise.hint(_check_name(item), cause)
     if report.failed and hint:
         report.sections.append(("hint", hint))
     return report
 
 
-def _message(report: pytest.TestReport) -> str:
+def _message(report: pytest.TestReport, failure: BaseException | None = None) -> str:
+    if isinstance(failure, pytest.fail.Exception):
+        return failure.msg
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     crash = getattr(report.longrepr, "reprcrash", None)

@@ -29,6 +29,13 @@ def descendants(pid: int | None = None) -> list[psutil.Process]:
         return []
 
 
+def children(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children()
+    except psutil.Error:
+        return []
+
+
 def kill_all(processes: list[psutil.Process], grace: float = 0.0) -> list[int]:
     """Kill the given processes and reap them; returns the pids that were still alive."""
     alive = []

@@ -1,15 +1,18 @@
-"""Running learner code in a sandbox process, from the grading process's side."""
+"""Running learner code in a sandbox process, from the grading process's side.
+
+The grading process starts the sandbox (graders.sandbox) confined (graders.confine), in a pids cgroup
+where one can be had (graders.limits), and follows it: it stamps each call's start and end with its own
+clock as the frames arrive (graders.protocol), lists the processes a call left behind from outside,
+decodes each outcome as data (graders.codec), keeps a bounded part of what the sandbox printed, and
+kills the sandbox and everything it started when it is done or overruns its deadline.
+"""
 from __future__ import annotations
 
 import os
 import pickle
-import secrets
 import select
-import selectors
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -18,18 +21,26 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from graders import calls as c
-from graders import limits, processes, safe_pickle, tracing
+from graders import codec, confine, limits, processes, tracing
+from graders.protocol import FrameReader
+from graders.trace_channel import TraceChannel
 
 # Starting the interpreter and importing the learner's module (numpy, pandas) is not part of any
 # call's deadline, but it has one of its own.
 STARTUP_TIMEOUT_S = 60.0
-# After a call returns: leftover-process check and pickling the result.
+# After a call returns: leftover-process check and encoding the result.
 WRAP_UP_TIMEOUT_S = 15.0
+# How long processes a call ended may take to exit before they count as left behind.
+LEFTOVER_GRACE_S = 0.5
+# What is kept of a sandbox's printed output: its beginning and its end.
+OUTPUT_KEPT = 4000
 # Not copied into the sandbox: a learner's file must not stand in for the grader's own packages or
 # be run at interpreter start.
 _NOT_COPIED = ("__pycache__", ".ipynb_checkpoints", "graders", "graders.py", "fixtures", "fixtures.py",
-               "sitecustomize.py", "usercustomize.py", "conftest.py", "*.pyc")
+               "sitecustomize.py", "usercustomize.py", "conftest.py", "*.pyc", "*.pth")
 
 
 @dataclass
@@ -50,6 +61,7 @@ def run_calls(
     start_method: str | None = None,
     trace: tuple[str, ...] = (),
     trace_wait_s: float = 2.0,
+    rendezvous: int = 2,
     keep_args: bool = False,
 ) -> SandboxRun:
     """Run ``calls`` one after another in a fresh sandbox process importing ``module`` from ``target_dir``.
@@ -59,24 +71,23 @@ def run_calls(
     """
     with tempfile.TemporaryDirectory(prefix="graders-") as scratch:
         scratch_path = Path(scratch)
-        work = scratch_path / "work"
-        trace_dir = scratch_path / "trace"
-        work.mkdir()
-        trace_dir.mkdir()
-        # The learner's code runs on a copy: whatever it writes beside itself stays in the scratch folder.
+        scratch_path.chmod(0o755)
+        # The learner's code runs on a copy: whatever it writes stays in the scratch folder.
         copy = scratch_path / "submission"
         if Path(target_dir).is_dir():
             shutil.copytree(target_dir, copy, ignore=shutil.ignore_patterns(*_NOT_COPIED))
         else:
             copy.mkdir()
+        box = scratch_path / "box"
+        box.mkdir()
         cap = limits.ProcessGroupCap()
-        watched = _watched(Path(target_dir))
+        namespaces = confine.namespaces_available()
+        # In namespaces every file outside the sandbox's tmpfs is read-only to it; elsewhere, watch.
+        watched = {} if namespaces else _watched(Path(target_dir))
         before = {name: _snapshot(folder) for name, folder in watched.items()}
-        channel = TraceChannel.open() if trace else None
+        channel = TraceChannel.open(scratch_path / "trace.sock", rendezvous=rendezvous, wait_s=trace_wait_s) if trace else None
         spec = (
-            tracing.TraceSpec(
-                module, tuple(trace), str(trace_dir), trace_wait_s, channel.address if channel else None
-            ).to_json()
+            (channel.spec_json(module, tuple(trace)) if channel else tracing.TraceSpec(module, tuple(trace)).to_json())
             if trace
             else None
         )
@@ -88,40 +99,50 @@ def run_calls(
             start_method=start_method,
             trace_spec_json=spec,
             keep_args=keep_args,
-            limits=cap.limits(cpu_seconds=int(timeout * len(calls) + STARTUP_TIMEOUT_S)),
+            confinement=confine.Confinement(
+                namespaces=namespaces,
+                submission=str(copy),
+                box=str(box),
+                hidden=_answer_key(),
+                cgroup_procs=cap.procs_file,
+                max_cpu_seconds=int(timeout * len(calls) + STARTUP_TIMEOUT_S),
+            ),
         )
         request_path = scratch_path / "request.pkl"
         request_path.write_bytes(pickle.dumps(request))
-        log_path = scratch_path / "output.txt"
         processes.become_subreaper()
         already_ours = {p.pid for p in processes.descendants()}
-        read_end, write_end = os.pipe()
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "graders.sandbox", str(request_path), str(write_end)],
-                pass_fds=(write_end,),
-                start_new_session=True,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=work,
-                env=_child_environment(scratch_path),
-            )
-        os.close(write_end)
-        overran: int | None = -2
+        control_read, control_write = os.pipe()
+        ack_read, ack_write = os.pipe()
+        proc = subprocess.Popen(
+            [*confine.launcher(namespaces), sys.executable, "-m", "graders.sandbox", str(request_path),
+             str(control_write), str(ack_read)],
+            pass_fds=(control_write, ack_read),
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=scratch_path,
+            env=_child_environment(box),
+        )
+        os.close(control_write)
+        os.close(ack_read)
+        printed = BoundedOutput(proc.stdout)
+        follower = _Follower(proc, namespaces, timeout)
         try:
-            starts, ends, overran = _follow(proc, read_end, timeout)
+            follower.follow(control_read, ack_write)
         finally:
-            os.close(read_end)
-            _stop(proc, finished=overran is None)
+            os.close(control_read)
+            os.close(ack_write)
+            _stop(proc, finished=follower.overran is None)
             cap.close()
             # Orphans that left the sandbox's session were adopted by us (a subreaper): end them too.
             processes.kill_all([p for p in processes.descendants() if p.pid not in already_ours])
             finished_at = time.monotonic()
+            printed.close()
             # Here, not after: a run that raised must not leave the channel's reader thread behind.
-            # Every traced process is gone now, so the channel holds all they sent; with no
-            # channel, the shared log is all there is.
-            events = channel.close() if channel else tracing.read_events(str(trace_dir))
+            # Every traced process is gone now, so the channel holds all they sent.
+            events = channel.close() if channel else []
         written = [
             f"{name} ({', '.join(changed[:3])})"
             for name, folder in watched.items()
@@ -129,20 +150,18 @@ def run_calls(
         ]
         outcomes = []
         for index in range(len(calls)):
-            outcome = _load_outcome(scratch_path / f"outcome-{index}.pkl")
-            if outcome is None:
-                outcome = _missing_outcome(index, overran, proc.returncode, timeout)
-            if index in starts and index in ends:
-                outcome.seconds = ends[index] - starts[index]
+            outcome = follower.outcome(index, proc.returncode)
+            if outcome.status == c.WROTE_OUTSIDE:
+                outcome.error = _place(outcome.error, Path(target_dir))
             if written and outcome.status != c.NOT_RUN:
                 outcome = c.Outcome(c.WROTE_OUTSIDE, error=" and ".join(written), seconds=outcome.seconds)
             outcomes.append(outcome)
         return SandboxRun(
             outcomes=outcomes,
-            pid=proc.pid,
+            pid=follower.caller_pid or proc.pid,
             events=events,
             finished_at=finished_at,
-            output=log_path.read_text(errors="replace")[-4000:],
+            output=printed.text(),
         )
 
 
@@ -153,6 +172,16 @@ GRADER_PACKAGE = Path(__file__).resolve().parent
 def _watched(target_dir: Path) -> dict[str, Path]:
     """The folders graded code must leave as they were, by the name the learner is told."""
     return {"the submission folder itself": target_dir, "the grader itself": GRADER_PACKAGE}
+
+
+def _place(path: str, target_dir: Path) -> str:
+    """A path graded code tried to write, by the name the learner is told."""
+    for name, folder in _watched(target_dir).items():
+        try:
+            return f"{name} ({Path(path).resolve().relative_to(folder.resolve())})"
+        except (ValueError, OSError):
+            continue
+    return path or "a file outside them (the system refused the write)"
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -174,153 +203,218 @@ def _changes(before: dict, after: dict) -> list[str]:
     return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
 
 
-class TraceChannel:
-    """The grading process's end of the trace: a socket each traced process sends its lines to.
-
-    Lines are filed under the pid the kernel reports for the connection they came through
-    (SO_PEERCRED), so no learner code can claim work for a process that did not do it, and a trace
-    written anywhere else (the shared log, a file of its own) never counts. A thread reads while
-    the sandbox runs, so no sender ever blocks on a full socket buffer.
-    """
-
-    POLL_S = 0.05
-    DRAIN_S = 2.0
-
-    def __init__(self, server: socket.socket, address: str):
-        self.address = address
-        self._server = server
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(server, selectors.EVENT_READ)
-        self._received: list[tuple[int, bytearray]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="graders-trace-channel", daemon=True)
-        self._thread.start()
-
-    @classmethod
-    def open(cls) -> "TraceChannel | None":
-        """A channel, or None where the kernel cannot name a socket's peer (not Linux)."""
-        if not hasattr(socket, "SO_PEERCRED"):
-            return None
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        # An abstract address: nothing in the file system, and no limit from a long temp path.
-        address = f"\0graders-trace-{secrets.token_hex(12)}"
-        try:
-            server.bind(address)
-            server.listen(socket.SOMAXCONN)
-            server.setblocking(False)
-        except OSError:
-            server.close()
-            return None
-        return cls(server, address)
-
-    def close(self) -> list[tracing.TraceEvent]:
-        """Stop listening and return what every process sent, each line under its sender's pid."""
-        self._stop.set()
-        self._thread.join()
-        deadline = time.monotonic() + self.DRAIN_S
-        while len(self._selector.get_map()) > 1 and time.monotonic() < deadline and self._poll(0):
-            pass
-        for key in list(self._selector.get_map().values()):
-            self._selector.unregister(key.fileobj)
-            key.fileobj.close()
-        self._selector.close()
-        return [
-            event
-            for pid, data in self._received
-            for event in tracing.parse_events(data.decode("ascii", errors="replace").splitlines(), pid)
-        ]
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            self._poll(self.POLL_S)
-
-    def _poll(self, timeout: float) -> bool:
-        ready = self._selector.select(timeout)
-        for key, _ in ready:
-            if key.fileobj is self._server:
-                self._accept()
-            else:
-                self._read(key)
-        return bool(ready)
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self._server.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            try:
-                credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            except OSError:
-                connection.close()  # nobody the kernel can name: nothing it sends would count
-                continue
-            received = bytearray()
-            self._received.append((struct.unpack("3i", credentials)[0], received))
-            connection.setblocking(False)
-            self._selector.register(connection, selectors.EVENT_READ, received)
-
-    def _read(self, key: selectors.SelectorKey) -> None:
-        try:
-            data = key.fileobj.recv(1 << 16)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if data:
-            key.data.extend(data)
-        else:
-            self._selector.unregister(key.fileobj)
-            key.fileobj.close()
+def _answer_key() -> tuple[str, ...]:
+    """What graded code must not read: the graders' suites and tests, and the reference solutions."""
+    hidden = [GRADER_PACKAGE / "suite", GRADER_PACKAGE / "tests", GRADER_PACKAGE.parent / "solutions"]
+    return tuple(str(folder) for folder in hidden if folder.is_dir())
 
 
-def _child_environment(scratch: Path) -> dict[str, str]:
+def _child_environment(box: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop(tracing.SPEC_ENV, None)
-    # Home and temporary files inside the scratch folder, which is deleted after the run.
-    (scratch / "home").mkdir()
-    (scratch / "tmp").mkdir()
-    env.update(HOME=str(scratch / "home"), TMPDIR=str(scratch / "tmp"))
+    # Home and temporary files inside the sandbox's own writable folder, gone after the run.
+    env.update(HOME=str(box / "home"), TMPDIR=str(box / "tmp"))
     # BLAS thread pools would make "serial" numpy code secretly parallel and blur every timing.
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = "1"
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONNOUSERSITE"] = "1"
     return env
 
 
-def _follow(proc: subprocess.Popen, fd: int, timeout: float):
-    """Read the child's control messages, stamping each with the grading process's clock."""
-    starts: dict[int, float] = {}
-    ends: dict[int, float] = {}
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    current: int | None = None
-    buffer = b""
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return starts, ends, current if current is not None else -1
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            continue
-        now = time.monotonic()
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            return starts, ends, None
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            kind, _, index = line.decode("ascii").partition(" ")
-            # The first start and the last end count: learner code that writes to this pipe itself
-            # can only make a call look longer, never shorter.
-            if kind == "S":
-                current = int(index)
-                starts.setdefault(current, now)
-                deadline = now + timeout
-            elif kind == "E":
-                ends[int(index)] = now
-                current = None
-                deadline = now + WRAP_UP_TIMEOUT_S
-            elif kind == "D":
-                return starts, ends, None
+class BoundedOutput:
+    """Reads what the sandbox prints as it comes, keeping only its beginning and its end.
+
+    Learner code that prints gigabytes costs the grader neither memory nor disk, and never blocks
+    on a full pipe.
+    """
+
+    def __init__(self, stream, kept: int = OUTPUT_KEPT):
+        self._stream = stream
+        self._kept = kept
+        self._head = bytearray()
+        self._tail = bytearray()
+        self.total = 0
+        self._thread = threading.Thread(target=self._read, name="graders-sandbox-output", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while chunk := self._stream.read1(1 << 16):
+            self.total += len(chunk)
+            room = self._kept - len(self._head)
+            if room > 0:
+                self._head.extend(chunk[:room])
+                chunk = chunk[room:]
+            self._tail.extend(chunk)
+            del self._tail[: max(0, len(self._tail) - self._kept)]
+
+    def close(self) -> None:
+        self._thread.join(timeout=5)
+        self._stream.close()
+
+    def text(self) -> str:
+        head = self._head.decode(errors="replace")
+        if self.total <= len(self._head) + len(self._tail):
+            return head + self._tail.decode(errors="replace")
+        skipped = self.total - len(self._head) - len(self._tail)
+        return f"{head}\n[... {skipped} bytes of output not kept ...]\n{self._tail.decode(errors='replace')}"
+
+
+class _Follower:
+    """The grading process's reading of one sandbox run: stamps, leftovers and outcomes, by call."""
+
+    def __init__(self, proc: subprocess.Popen, namespaces: bool, timeout: float):
+        self.proc = proc
+        self.namespaces = namespaces
+        self.timeout = timeout
+        self.starts: dict[int, float] = {}
+        self.ends: dict[int, float] = {}
+        self.leftovers: dict[int, list[str]] = {}
+        self.outcomes: dict[int, c.Outcome] = {}
+        self.caller_pid: int | None = None
+        self.approved: set[int] = set()
+        self.refused: str | None = None
+        # How the sandbox process ended, as its namespace's init saw it.
+        self.ended: str | None = None
+        # (call, signal name) of a pool worker killed while that call ran.
+        self.killed_worker: tuple[int, str] | None = None
+        # None: the sandbox said it was done; -1: it never got to the first call; i: call i overran.
+        self.overran: int | None = -1
+
+    def follow(self, fd: int, ack_fd: int) -> None:
+        reader = FrameReader()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        current: int | None = None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.overran = current if current is not None else -1
+                return
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            now = time.monotonic()
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                self.overran = None
+                return
+            for kind, index, payload in reader.feed(chunk):
+                if kind == b"R" and self.caller_pid is None:
+                    self.caller_pid = self._sandbox_pid()
+                    self.approved = {p.pid for p in processes.descendants(self.caller_pid)}
+                    os.write(ack_fd, b"k")
+                elif kind == b"S":
+                    # The first start and the last end count: learner code that writes frames itself
+                    # can only make a call look longer, never shorter.
+                    current = index
+                    self.starts.setdefault(index, time.monotonic())
+                    os.write(ack_fd, b"k")
+                    deadline = now + self.timeout
+                elif kind == b"E":
+                    self.ends[index] = now
+                    current = None
+                    deadline = now + WRAP_UP_TIMEOUT_S
+                elif kind == b"L" and index not in self.leftovers:
+                    self.leftovers[index] = self._left_behind()
+                    os.write(ack_fd, b"k")
+                elif kind == b"O" and index in self.leftovers and index not in self.outcomes:
+                    # Only after the grader has answered this call's leftover listing: an outcome the
+                    # learner's code wrote itself while its call ran is not the sandbox's.
+                    self.outcomes[index] = _decode(payload)
+                elif kind == b"F":
+                    self.refused = payload.decode("utf-8", "replace")
+                elif kind == b"K" and current is not None and payload.isdigit():
+                    self.killed_worker = (current, _signal_name(int(payload)))
+                    self.overran = current
+                    return
+                elif kind == b"X":
+                    self.ended = payload.decode("ascii", "replace")
+                    self.overran = None
+                    return
+                elif kind == b"D":
+                    self.overran = None
+                    return
+            if reader.garbled:
+                self.overran = None
+                return
+
+    def _sandbox_pid(self) -> int:
+        """The sandbox process as this process sees it: the child of unshare's child (the namespace's
+        init, graders.sandbox._become_init), or the process we started."""
+        if not self.namespaces:
+            return self.proc.pid
+        pid = self.proc.pid
+        for _ in range(2):
+            children = processes.children(pid)
+            if not children:
+                break
+            pid = children[0].pid
+        return pid
+
+    def _left_behind(self) -> list[str]:
+        """Processes the sandbox started that are still running now that the call has returned."""
+        deadline = time.monotonic() + LEFTOVER_GRACE_S
+        while True:
+            alive = [p for p in processes.descendants(self.caller_pid) if p.pid not in self.approved and _running(p)]
+            if not alive or time.monotonic() > deadline:
+                return [f"{processes.describe(p)} was still running after the function returned" for p in alive]
+            time.sleep(0.02)
+
+    def outcome(self, index: int, returncode: int | None) -> c.Outcome:
+        outcome = self.outcomes.get(index)
+        if outcome is None:
+            outcome = self._missing_outcome(index, returncode)
+        else:
+            outcome.leftovers = self.leftovers.get(index, []) + list(outcome.leftovers)
+        if index in self.starts and index in self.ends:
+            outcome.seconds = self.ends[index] - self.starts[index]
+        return outcome
+
+    def _missing_outcome(self, index: int, returncode: int | None) -> c.Outcome:
+        if self.refused is not None:
+            return c.Outcome(c.CRASHED, error=f"the sandbox could not confine itself ({self.refused})")
+        if self.killed_worker is not None and self.killed_worker[0] == index:
+            return c.Outcome(c.BROKEN_POOL, error=f"a worker process was killed by signal {self.killed_worker[1]}")
+        if self.overran == index:
+            return c.Outcome(c.TIMEOUT, error=f"{self.timeout:g}")
+        if self.overran == -1:
+            return c.Outcome(c.TIMEOUT, error=f"importing the module took over {STARTUP_TIMEOUT_S:g}")
+        if self.overran is not None and index > self.overran:
+            return c.Outcome(c.NOT_RUN)
+        if self.ended is not None:
+            kind, _, number = self.ended.rpartition(" ")
+            if kind == "killed by signal" and number.isdigit():
+                return c.Outcome(c.CRASHED, error=f"killed by signal {_signal_name(int(number))}")
+            return c.Outcome(c.CRASHED, error=self.ended)
+        if returncode is not None and returncode < 0:
+            return c.Outcome(c.CRASHED, error=f"killed by signal {_signal_name(-returncode)}")
+        return c.Outcome(c.CRASHED, error=f"exit code {returncode}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def _decode(payload: bytes) -> c.Outcome:
+    try:
+        outcome = codec.loads(payload)
+    except codec.UnsafePayload as exc:
+        return c.Outcome(c.BAD_RETURN, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - whatever a garbled payload breaks
+        return c.Outcome(c.BAD_RETURN, error=f"{type(exc).__name__}: {exc}")
+    if not isinstance(outcome, c.Outcome):
+        return c.Outcome(c.BAD_RETURN, error="the sandbox's result was replaced")
+    return outcome
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _stop(proc: subprocess.Popen, finished: bool) -> None:
@@ -336,33 +430,3 @@ def _stop(proc: subprocess.Popen, finished: bool) -> None:
         proc.send_signal(signal.SIGKILL)
     proc.wait()
     processes.kill_all(leftovers)
-
-
-def _load_outcome(path: Path) -> c.Outcome | None:
-    try:
-        outcome = safe_pickle.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except safe_pickle.UnsafeResult as exc:
-        return c.Outcome(c.BAD_RETURN, error=str(exc))
-    except Exception as exc:  # noqa: BLE001 - a value the grading process cannot rebuild
-        return c.Outcome(c.BAD_RETURN, error=f"{type(exc).__name__}: {exc}")
-    if not isinstance(outcome, c.Outcome):
-        return c.Outcome(c.BAD_RETURN, error="the sandbox's result file was replaced")
-    return outcome
-
-
-def _missing_outcome(index: int, overran: int | None, returncode: int | None, timeout: float) -> c.Outcome:
-    if overran == index:
-        return c.Outcome(c.TIMEOUT, error=f"{timeout:g}")
-    if overran == -1:
-        return c.Outcome(c.TIMEOUT, error=f"importing the module took over {STARTUP_TIMEOUT_S:g}")
-    if overran is not None and index > overran:
-        return c.Outcome(c.NOT_RUN)
-    if returncode is not None and returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = str(-returncode)
-        return c.Outcome(c.CRASHED, error=f"killed by signal {name}")
-    return c.Outcome(c.CRASHED, error=f"exit code {returncode}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,16 +130,121 @@ def load(config: pytest.Config) -> Settings:
     )
 
 
-def usable_cores() -> int:
-    """Cores this process may really use: its CPU affinity, capped by a cgroup v2 CPU quota."""
+def usable_cores(root: Path = Path("/")) -> int:
+    """Cores this process may really use: its CPU affinity, capped by every cgroup CPU quota above it.
+
+    Both cgroup versions are read, since a machine may mount both (v1 controllers beside a unified
+    v2 hierarchy): v2's ``cpu.max`` and v1's ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``, in the
+    process's own cgroup and every ancestor up to the mount point (a parent's quota binds its
+    children). The smallest of the affinity and every quota wins, rounded down, at least 1.
+    ``root`` stands for ``/`` (tests give a fake tree).
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count() or 1
+    return max(1, min([cores, *(int(quota) for quota in cgroup_cpu_quotas(root))]))
+
+
+def cgroup_cpu_quotas(root: Path = Path("/")) -> list[float]:
+    """Every CPU quota (in cores) set on this process's cgroups or their ancestors, v1 and v2."""
+    memberships = _cgroup_memberships(root / "proc/self/cgroup")
+    quotas = []
+    for version, mount_root, mount_point in _cgroup_mounts(root):
+        path = memberships.get(version)
+        if path is None:
+            continue
+        for folder in _cgroup_folders(root, mount_root, mount_point, path):
+            quota = _v2_quota(folder) if version == "v2" else _v1_quota(folder)
+            if quota is not None:
+                quotas.append(quota)
+    return quotas
+
+
+def _cgroup_memberships(cgroup_file: Path) -> dict[str, str]:
+    """The process's cgroup path in the v2 hierarchy and in v1's cpu hierarchy, from /proc/self/cgroup."""
+    found: dict[str, str] = {}
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            cores = min(cores, max(1, int(int(quota) / int(period))))
+        lines = cgroup_file.read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hierarchy, controllers, path = parts
+        if hierarchy == "0" and controllers == "":
+            found.setdefault("v2", path)
+        elif "cpu" in controllers.split(","):
+            found.setdefault("v1", path)
+    return found
+
+
+_V2_GUESSES = ("/sys/fs/cgroup", "/sys/fs/cgroup/unified")
+_V1_GUESSES = ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct,cpu")
+
+
+def _cgroup_mounts(root: Path) -> list[tuple[str, str, str]]:
+    """(version, root of the mount inside its hierarchy, mount point) of the v2 and v1-cpu mounts.
+
+    Read from /proc/self/mountinfo; without it, the usual places are guessed.
+    """
+    try:
+        lines = (root / "proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return [("v2", "/", p) for p in _V2_GUESSES if (_under(root, p) / "cgroup.controllers").is_file()] + [
+            ("v1", "/", p) for p in _V1_GUESSES if (_under(root, p) / "cpu.cfs_quota_us").is_file()
+        ]
+    mounts = []
+    for line in lines:
+        # id parent major:minor root mount-point options [optional fields] - type source super-options
+        before, separator, after = line.partition(" - ")
+        fields, tail = before.split(), after.split()
+        if not separator or len(fields) < 5 or len(tail) < 3:
+            continue
+        mount_root, mount_point = _unescape(fields[3]), _unescape(fields[4])
+        if tail[0] == "cgroup2":
+            mounts.append(("v2", mount_root, mount_point))
+        elif tail[0] == "cgroup" and "cpu" in tail[2].split(","):
+            mounts.append(("v1", mount_root, mount_point))
+    return mounts
+
+
+def _unescape(field: str) -> str:
+    # mountinfo writes space, tab, newline and backslash as octal escapes (\040...).
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def _under(root: Path, absolute: str) -> Path:
+    return root / absolute.lstrip("/")
+
+
+def _cgroup_folders(root: Path, mount_root: str, mount_point: str, path: str) -> list[Path]:
+    """The folders of the process's cgroup and of its ancestors visible under a mount, deepest first."""
+    top = _under(root, mount_point)
+    prefix = mount_root.rstrip("/")
+    if path != prefix and not path.startswith(prefix + "/"):
+        # The cgroup lies outside what this mount shows (another namespace's view): only the
+        # mount's own folder, an ancestor of the process's cgroup, can be read.
+        return [top]
+    parts = [p for p in path[len(prefix):].split("/") if p]
+    if ".." in parts:
+        return [top]
+    return [top.joinpath(*parts[:depth]) for depth in range(len(parts), -1, -1)]
+
+
+def _v2_quota(folder: Path) -> float | None:
+    try:
+        quota, period = (folder / "cpu.max").read_text().split()[:2]
+        return int(quota) / int(period) if quota != "max" and int(period) > 0 else None
     except (OSError, ValueError):
-        pass
-    return cores
+        return None
+
+
+def _v1_quota(folder: Path) -> float | None:
+    try:
+        quota = int((folder / "cpu.cfs_quota_us").read_text())
+        period = int((folder / "cpu.cfs_period_us").read_text())
+        return quota / period if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None

@@ -9,9 +9,16 @@ from typing import Any, Callable
 from graders import runner
 from graders.calls import Call, Outcome
 from graders.catalog import Exercise
-from graders.evidence import ParallelEvidence, analyse, explain
+from graders.evidence import HEADINGS, ParallelEvidence, analyse, explain
 from graders.feedback import fail, value_of
 from graders.settings import Settings
+
+
+# How long the trace channel holds the first start waiting for the other workers (once per run, and
+# only code that never gets that many workers going waits it out). A worker that starts late may
+# find every tiny task done, and the run would show fewer workers than the pool has: a spawn or
+# forkserver worker imports the learner's module (numpy) first, seconds on a loaded machine.
+RENDEZVOUS_WAIT_S = {"fork": 5.0, "spawn": 10.0, "forkserver": 10.0}
 
 
 @dataclass
@@ -74,15 +81,43 @@ class GradedTarget:
         outcome = self.run(module, [call], **options).outcomes[0]
         return value_of(outcome, call.describe(), module)
 
-    def parallel_run(self, module: str, call: Call, task: str) -> tuple[Outcome, ParallelEvidence]:
-        """Run ``call`` with ``task`` traced in every process: its outcome and the parallelism it showed."""
-        run = self.run(module, [call], trace=(task,))
-        return run.outcomes[0], analyse(run.events, run.pid, run.finished_at)
+    def parallel_run(
+        self,
+        module: str,
+        call: Call,
+        task: str,
+        *,
+        tasks: int | None = None,
+        workers: int | None = None,
+        fewest_tasks: int | None = None,
+        **options,
+    ) -> tuple[Outcome, ParallelEvidence]:
+        """Run ``call`` with ``task`` traced in every process: its outcome and the parallelism it showed.
+
+        ``tasks`` is the number of task calls the input implies and ``workers`` the pool size asked
+        for (both checked when given; ``fewest_tasks`` allows equal inputs to be computed once). The
+        trace channel holds each start until ``workers`` processes work at once (see
+        graders.trace_channel), so a pool of that size shows all its workers even for tiny tasks.
+        """
+        options.setdefault("rendezvous", max(2, workers or 2))
+        # Serial code waits the hold out once: it must stay well inside the call's deadline, or a
+        # serial solution would be reported as hanging instead of as serial.
+        wait = RENDEZVOUS_WAIT_S.get(self.settings.start_method, 10.0)
+        options.setdefault("trace_wait_s", min(wait, options.get("timeout", self.settings.call_timeout) / 3))
+        run = self.run(module, [call], trace=(task,), **options)
+        evidence = analyse(
+            run.events, run.pid, run.finished_at, tasks=tasks, workers=workers, fewest_tasks=fewest_tasks
+        )
+        return run.outcomes[0], evidence
 
     def require_parallel(self, module: str, call: Call, evidence: ParallelEvidence, outcome: Outcome, task: str) -> None:
         value_of(outcome, call.describe(), module)
-        if not evidence.is_parallel:
-            fail(f"not parallel: {explain(evidence, task, call.describe())}. Measured: {evidence.summary()}.")
+        cause = evidence.cause
+        if cause is not None:
+            fail(
+                f"{HEADINGS[cause]}: {explain(evidence, task, call.describe())}. Measured: {evidence.summary()}.",
+                cause=cause,
+            )
         self.record(f"{call.describe()}: {evidence.summary()}")
 
     def require_overlapping_downloads(self, call: Call, served, problem: str) -> None:

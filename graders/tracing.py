@@ -1,54 +1,56 @@
 """Tracing the learner's task functions wherever they run: which process, from when to when.
 
 The grader replaces a task function (say ``build_word``) in the learner's module with a
-:class:`TracedTask`. Each call appends a start and an end line to a shared log and, before working,
-waits until it sees a task of *another* process in flight (the rendezvous). With the rendezvous even
-tiny tasks reveal whether two processes can run them at once; serial code pays the wait once,
-because the first task that gives up tells every later one not to wait.
+:class:`TracedTask`. Each call reports ``S <task_id> <function>`` before it works and
+``E <task_id>`` when it is done, over a connection of its own (one per process and thread) to the
+grading process's trace channel (:mod:`graders.trace_channel`), and waits for the channel's
+one-byte acknowledgement after each. The grading process stamps every line on arrival with its own
+clock and files it under the pid the kernel reports for the connection: nothing the traced process
+says about time or identity is believed. The rendezvous is the channel's too: it holds the
+acknowledgement of a start until enough processes are working at once (or until its wait ran out
+once), so even tiny tasks reveal whether two processes can run them at the same time.
 
 The replacement must reach every worker, whatever the start method:
 - fork: workers inherit the patched module;
 - spawn and forkserver: workers re-import the learner's module, so the sandbox's main module
   re-installs the tracing when it is imported as ``__mp_main__`` in each worker (see
   :mod:`graders.sandbox`), reading the spec from the environment variable below.
-
-The evidence is not that log, which any process could write: each traced process also sends its
-lines over a connection of its own to a socket of the grading process (see ``_send``), and the
-grader files what arrives under the pid the kernel reports for that connection (SO_PEERCRED,
-:class:`graders.runner.TraceChannel`). The log only serves the rendezvous, and the grader reads it
-only where no such socket can be made.
 """
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import os
-import time
+import socket
+import threading
+import types
 from dataclasses import asdict, dataclass
 
 SPEC_ENV = "GRADERS_TRACE_SPEC"
-_LOG = "events.log"
-_OVERLAP_SEEN = "overlap-seen"
-_GAVE_UP = "gave-up"
-_POLL_S = 0.001
+# What the channel answers to each line a traced call sends.
+ACK = b"."
+# A traced call waits at most this long for an acknowledgement: the channel holds a start for its
+# rendezvous (seconds), so only a grader that stopped listening ever makes it run out.
+ACK_TIMEOUT_S = 120.0
 
 # (module, function) -> the learner's own function, in every process where tracing was installed.
 _ORIGINALS: dict[tuple[str, str], object] = {}
-# Taken before any learner module is imported, so patching time or os later changes no record.
-_clock = time.monotonic
+# Taken before any learner module is imported, so patching os later changes nothing here.
 _getpid = os.getpid
-# This process's connection to the grader's trace channel, with the pid that opened it: a forked
+_socket_class = socket.socket
+# This thread's connection to the grader's trace channel, with the pid that opened it: a forked
 # child inherits the object but must open a connection of its own.
-_channel: tuple[int, object] | None = None
+_local = threading.local()
+_task_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
 class TraceSpec:
     module: str
     functions: tuple[str, ...]
-    directory: str
-    wait_s: float = 2.0
-    # The address of the grading process's AF_UNIX trace channel; None where none could be made.
+    # The filesystem path of the grading process's AF_UNIX trace channel; None where none exists
+    # (the calls then run untraced, and the grader has no evidence).
     channel: str | None = None
 
     def to_json(self) -> str:
@@ -57,16 +59,20 @@ class TraceSpec:
     @classmethod
     def from_json(cls, text: str) -> "TraceSpec":
         data = json.loads(text)
-        data["functions"] = tuple(data["functions"])
-        return cls(**data)
+        return cls(str(data["module"]), tuple(data["functions"]), data.get("channel"))
 
 
 @dataclass(frozen=True)
 class TraceEvent:
+    """One traced call, as the grading process saw it: its clock and its arrival order."""
+
     function: str
     pid: int
     start: float
     end: float | None
+    # Arrival numbers of the start and end lines: exact order, no ties.
+    start_seq: int = 0
+    end_seq: int | None = None
 
 
 class TracedTask:
@@ -84,25 +90,66 @@ class TracedTask:
 
     def __call__(self, *args, **kwargs):
         original = _original(self.spec.module, self.function)
-        pid = _getpid()
-        task_id = f"{pid}-{id(args)}-{_clock()!r}"
-        _record(self.spec, pid, f"S {task_id} {self.function} {_clock()!r}\n")
+        connection = _connection(self.spec)
+        task_id = next(_task_ids)
+        _exchange(connection, f"S {task_id} {self.function}\n")
         try:
-            _rendezvous(self.spec, pid)
             return original(*args, **kwargs)
         finally:
-            _record(self.spec, pid, f"E {task_id} {self.function} {_clock()!r}\n")
+            _exchange(connection, f"E {task_id}\n")
+
+
+# The name, in the learner module's globals, of the table the re-pointed functions call through.
+_TABLE = "__graders_traced__"
 
 
 def install(spec: TraceSpec) -> None:
-    """Replace the spec's functions in its module (importing it) with traced stand-ins."""
+    """Replace the spec's functions in its module (importing it) with traced stand-ins.
+
+    The module attribute becomes a :class:`TracedTask`; and the function object itself is
+    re-pointed at the traced stand-in (its code replaced by a call through the module's table), so
+    a reference the learner's module took before the grader installed the tracing (``_fast =
+    build_word``, a ``functools.partial``, a default argument) is traced too.
+    """
     module = importlib.import_module(spec.module)
     for name in spec.functions:
         current = getattr(module, name, None)
         if current is None or isinstance(current, TracedTask):
             continue
-        _ORIGINALS[(spec.module, name)] = current
-        setattr(module, name, TracedTask(spec, name))
+        traced = TracedTask(spec, name)
+        _ORIGINALS[(spec.module, name)] = _repoint(module, name, current, traced)
+        setattr(module, name, traced)
+
+
+def _repoint(module, name: str, function, traced: TracedTask):
+    """A copy of ``function`` that runs its own code; ``function`` itself then calls ``traced``.
+
+    The re-pointed function is also published in the module under an alias that pickle finds it
+    by, so a reference taken before the tracing can still be sent to a worker process.
+    """
+    if (
+        not isinstance(function, types.FunctionType)
+        or function.__closure__
+        or function.__globals__ is not vars(module)
+        or not name.isidentifier()
+    ):
+        return function
+    copy = types.FunctionType(
+        function.__code__, function.__globals__, function.__name__, function.__defaults__, function.__closure__
+    )
+    copy.__kwdefaults__ = function.__kwdefaults__
+    copy.__qualname__ = function.__qualname__
+    namespace: dict = {}
+    exec(f"def {name}(*args, **kwargs):\n    return {_TABLE}[{name!r}](*args, **kwargs)\n", namespace)  # noqa: S102
+    function.__globals__.setdefault(_TABLE, {})[name] = traced
+    try:
+        function.__code__ = namespace[name].__code__
+    except (ValueError, TypeError):
+        return function
+    alias = f"__graders_repointed_{name}"
+    function.__qualname__ = alias
+    setattr(module, alias, function)
+    return copy
 
 
 def install_from_environment() -> None:
@@ -114,35 +161,24 @@ def install_from_environment() -> None:
             pass
 
 
-def read_events(directory: str) -> list[TraceEvent]:
-    """The shared log, with the pid each line claims: what the rendezvous reads."""
+def spec_from_environment() -> TraceSpec | None:
+    text = os.environ.get(SPEC_ENV)
     try:
-        with open(os.path.join(directory, _LOG), encoding="ascii") as log:
-            return parse_events(log.read().splitlines())
-    except FileNotFoundError:
-        return []
+        return TraceSpec.from_json(text) if text else None
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
-def parse_events(lines: list[str], pid: int | None = None) -> list[TraceEvent]:
-    """Trace lines as events; ``pid``, when known, is the process that sent every one of them."""
-    starts: dict[str, tuple[str, int, float]] = {}
-    ends: dict[str, float] = {}
-    for line in lines:
-        parts = line.split()
-        if len(parts) != 4:
-            continue
-        kind, task_id, function, stamp = parts
-        try:
-            if kind == "S":
-                starts[task_id] = (function, pid if pid is not None else int(task_id.split("-")[0]), float(stamp))
-            elif kind == "E":
-                ends[task_id] = float(stamp)
-        except ValueError:
-            continue
-    return [
-        TraceEvent(function, task_pid, start, ends.get(task_id))
-        for task_id, (function, task_pid, start) in starts.items()
-    ]
+def task_started() -> bool:
+    """Whether the grading process has stamped the start of any traced call in this run.
+
+    For grader-owned helpers inside the sandbox (e.g. a mocked server that holds a reply back until
+    processing has begun). False where there is no channel.
+    """
+    spec = spec_from_environment()
+    if spec is None or spec.channel is None:
+        return False
+    return _exchange(_connection(spec), "Q\n") == b"1"
 
 
 def _original(module_name: str, function: str):
@@ -155,55 +191,51 @@ def _original(module_name: str, function: str):
     return candidate
 
 
-def _record(spec: TraceSpec, pid: int, line: str) -> None:
-    _send(spec, pid, line)
-    _append(spec.directory, line)
-
-
-def _send(spec: TraceSpec, pid: int, line: str) -> None:
-    global _channel
+def _connection(spec: TraceSpec):
+    """This thread's connection to the channel (opened on first use), or None without one."""
     if spec.channel is None:
-        return
-    if _channel is None or _channel[0] != pid:
-        import socket
-
-        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            connection.connect(spec.channel)
-        except OSError:
-            connection.close()
-            return
-        _channel = (pid, connection)
+        return None
+    pid = _getpid()
+    mine = getattr(_local, "channel", None)
+    if mine is not None and mine[0] == pid:
+        return mine[1]
+    connection = _socket_class(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        _channel[1].sendall(line.encode("ascii"))
+        connection.settimeout(ACK_TIMEOUT_S)
+        connection.connect(spec.channel)
     except OSError:
-        pass  # the grader stopped listening: the run is over
+        connection.close()
+        connection = None
+    _local.channel = (pid, connection)
+    return connection
 
 
-def _append(directory: str, line: str) -> None:
-    fd = os.open(os.path.join(directory, _LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+def _exchange(connection, line: str) -> bytes:
+    """Send one line and wait for the channel's answer; b"" when the channel is gone."""
+    if connection is None:
+        return b""
     try:
-        os.write(fd, line.encode("ascii"))
-    finally:
-        os.close(fd)
+        connection.sendall(line.encode("ascii"))
+        return connection.recv(1)
+    except OSError:
+        # The grader stopped listening (the run is over) or never answered: later lines on this
+        # connection could not be matched with their answers, so it is not used again.
+        connection.close()
+        return b""
 
 
-def _rendezvous(spec: TraceSpec, pid: int) -> None:
-    seen = os.path.join(spec.directory, _OVERLAP_SEEN)
-    gave_up = os.path.join(spec.directory, _GAVE_UP)
-    deadline = _clock() + spec.wait_s
-    while True:
-        if os.path.exists(seen) or os.path.exists(gave_up):
-            return
-        if any(e.pid != pid and e.end is None for e in read_events(spec.directory)):
-            _touch(seen)
-            return
-        if _clock() >= deadline:
-            _touch(gave_up)
-            return
-        time.sleep(_POLL_S)
+# The module-level functions of this module that learner code must not replace: the sandbox
+# compares each with its original after every call.
+PROTECTED_NAMES = (
+    "install",
+    "_repoint",
+    "install_from_environment",
+    "spec_from_environment",
+    "task_started",
+    "_original",
+    "_connection",
+    "_exchange",
+    "_getpid",
+    "_socket_class",
+)
 
-
-def _touch(path: str) -> None:
-    with open(path, "a", encoding="ascii"):
-        pass

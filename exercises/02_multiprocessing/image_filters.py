@@ -51,7 +51,11 @@ def filter_images_loop(images, kernel):
 
 
 def filter_images_parallel(images, kernel, processes):
-    """The same result as filter_images_loop, from a pool of `processes` workers."""
+    """The same result as filter_images_loop, from a pool of `processes` workers.
+
+    Each (image, channel) pair is one task: one call of filter_channel, made in a worker process.
+    One pool per call, of exactly `processes` workers, closed before the function returns.
+    """
     # TODO: flatten the two loops into a list of (image, channel) tasks, run them with Pool.starmap
     # (functools.partial can fix the kernel argument), then regroup the results per image.
     raise NotImplementedError

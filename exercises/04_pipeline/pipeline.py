@@ -13,6 +13,9 @@ a pool of `processes` worker processes as soon as it has arrived.
 
 Both versions return the monthly summaries concatenated in the order of `urls`, and raise
 ArchiveError, naming the archive's file, when an archive cannot be read.
+
+`archive_name`, `process_archive` and `run_serial` are given: the grader times your pipeline
+against its own copy of `run_serial`, and checks your result against the months it generated.
 """
 import asyncio
 import io
@@ -59,7 +62,16 @@ def run_serial(urls):
 
 
 async def run_pipeline(urls, processes):
-    """The same result as run_serial: downloads overlap, and each archive is processed as soon as it arrives."""
+    """The same result as run_serial: downloads overlap, and each archive is processed as soon as it arrives.
+
+    Every download starts at once, on one httpx.AsyncClient shared by the whole call and created
+    with timeout=TIMEOUT_S (httpx's own default gives up after 5 s). Each archive goes to
+    process_archive, as soon as it has arrived, in one ProcessPoolExecutor of exactly `processes`
+    workers, created once for the call. The summaries keep the order of `urls`, whatever order the
+    downloads finish in. An archive that cannot be read raises ArchiveError, whose message names
+    its file (archive_name(url)). Nothing is left running when the function returns: close the
+    pool and the client (`with`, `async with`).
+    """
     # TODO: in one ProcessPoolExecutor(processes) and one httpx.AsyncClient(timeout=TIMEOUT_S), run a
     # task per URL that downloads the archive, then awaits loop.run_in_executor(pool, process_archive, ...)
     # (turning a failure into an ArchiveError that names the file). Gather the tasks, keep the order of urls.

@@ -71,7 +71,8 @@ def run_on_cluster(urls):
 
     Every download and every processing step is a task of its own, processing each archive starts
     as soon as its download is done, and the archives stay on the workers: only the summaries come
-    back. The Client is closed before returning.
+    back. The summaries are concatenated in the order of urls, whichever download finishes first.
+    One Client for the whole call, closed before returning; no cluster of its own.
     """
     # TODO: in `with Client(scheduler_address()) as client:`, map download over the urls, map
     # process_archive over the resulting futures (not over their results), then gather the

@@ -114,3 +114,65 @@ def test_a_sleep_imported_by_name_is_watched_and_everything_is_restored(tmp_path
         asyncio.run(blocking())
     assert [c.detail for c in monitor.calls] == ["time.sleep(0.001)"]
     assert (time.sleep, open, learner.sleep) == (*real, real[0])
+
+
+def test_the_virtual_clock_stands_still_while_a_thread_works_for_the_loop():
+    async def write_while_sleeping():
+        sleeper = asyncio.ensure_future(asyncio.sleep(1.0))
+        await asyncio.to_thread(time.sleep, 0.05)  # a slow file write, say
+        during = asyncio.get_running_loop().time()
+        await sleeper
+        return during
+
+    during, took = virtual_clock.run(write_while_sleeping)
+    assert during == 0.0 and took == pytest.approx(1.0)
+
+
+def test_inside_virtual_loops_asyncio_run_itself_runs_on_a_virtual_clock():
+    async def long_sleep():
+        await asyncio.sleep(3600)
+        return asyncio.get_running_loop().time()
+
+    started = time.monotonic()
+    with virtual_clock.virtual_loops():
+        assert asyncio.run(long_sleep()) == pytest.approx(3600)
+    assert time.monotonic() - started < 60
+    assert not isinstance(asyncio.new_event_loop(), virtual_clock.VirtualClockLoop)
+
+
+def test_the_warm_up_runs_with_the_graders_own_count(tmp_path):
+    learner = types.ModuleType("warmup")
+    learner.__file__ = str(tmp_path / "warmup.py")
+
+    async def count(name, seconds, log):  # "optimised": no sleep at all
+        return name
+
+    async def count_together(sleeps, log):
+        return list(await asyncio.gather(*(learner.count(n, s, log) for n, s in sleeps.items())))
+
+    learner.count, learner.count_together = count, count_together
+    run = asyncio_harness.count_together_clocked(learner, {"a": 2.0, "b": 3.0, "c": 1.0})
+    assert run.outcome.ok and run.outcome.value == ["a", "b", "c"]
+    assert run.loop_seconds == pytest.approx(3.0)
+    assert [entry for entry, _ in run.log][:3] == ["a 1", "b 1", "c 1"]
+
+
+@pytest.mark.skipif(not hasattr(asyncio, "TaskGroup"), reason="TaskGroup and ExceptionGroup are Python 3.11+")
+def test_an_exception_group_is_unwrapped_into_the_errors_it_holds():
+    import httpx
+
+    from graders.http_harness import raised_errors
+
+    async def two_failures():
+        async def fails(error):
+            raise error
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(fails(httpx.ReadError("dropped")))
+            group.create_task(fails(ValueError("bad")))
+
+    with pytest.raises(BaseException) as raised:
+        asyncio.run(two_failures())
+    errors = raised_errors(raised.value, HERE)
+    assert [(e.type, e.http_error) for e in errors] == [("ReadError", True), ("ValueError", False)]
+    assert all(e.where.startswith("test_asyncio_harness.py, line ") for e in errors)

@@ -2,7 +2,9 @@
 
 The full classroom path (generate_assignment, autograde, export, feedback) is the end-to-end test in
 graders/tests/e2e_nbgrader (``tox -e nbgrader``); here: what the generator writes, one real
-``nbgrader generate_assignment`` (a few seconds), and ``check`` on real grader runs of exercise 01.
+``nbgrader generate_assignment`` (a few seconds), ``check`` on real grader runs of exercise 01, the
+autograde steps that score from outside the kernel (with real kernels running a learner's tampering
+cells), and the feedback page (rendered in headless Chromium when it is installed).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import pytest
 from graders import catalog, course, notebook
 from graders.stubs import make_stub, strip_markers
 from graders.tests.conftest import PROJECT, nbgrader_environment
+from graders.tests.e2e_nbgrader.learners import TAMPERING
 
 EXERCISES = sorted(n for n in catalog.exercises() if (PROJECT / "solutions" / n).is_dir())
 FAST = "01_functional"
@@ -108,6 +111,28 @@ def test_test_cells_are_the_grader_checks_with_their_points(built, name, tmp_pat
     for cell in tests:
         check_name = cell.metadata["nbgrader"]["grade_id"].removeprefix("test_")
         assert cell.source.endswith(f'from graders.notebook import check\ncheck("{name}", "{check_name}")')
+        # Named: its first line is the check's name and points, which the feedback index shows.
+        assert cell.source.split("\n")[0] == f"# Check {check_name} ({in_notebook[check_name]:g} point{'s' if in_notebook[check_name] != 1 else ''})"
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_the_notebook_says_to_run_its_check_cells_not_pytest(built, name):
+    text = "\n".join(cell.source for cell in read_source(built, name).cells if cell.cell_type == "markdown")
+    assert "pytest exercises" not in text
+    readme = PROJECT / "exercises" / name / "README.md"
+    if "pytest exercises" in readme.read_text(encoding="utf-8"):
+        assert re.search(r"check(\*\*)? cells at the end of this notebook", text)
+
+
+def test_notebook_readme_replaces_command_blocks_and_quoted_commands():
+    text = (
+        "Grade it:\n\n    pytest exercises/02_x\n    pytest exercises/02_x --start-method spawn   # also\n\n"
+        "Grade your work with `pytest exercises/03_x` (a few seconds).\n\n    python cluster.py\n"
+    )
+    assert course.notebook_readme(text) == (
+        f"Grade it:\n\n{course.GRADE_IN_NOTEBOOK}\n\n"
+        "Grade your work with the check cells at the end of this notebook (a few seconds).\n\n    python cluster.py\n"
+    )
 
 
 def test_the_readme_explains_the_notebook_when_there_is_one(tmp_path):
@@ -169,16 +194,20 @@ def test_generate_assignment_releases_exactly_the_stubs_and_no_solution(built):
     assert tests == {c.metadata["nbgrader"]["grade_id"]: c.source for c in cells_by_kind(source)["test"]}
 
 
-def test_config_swaps_only_execute_in_nbgrader_autograde_steps():
+def test_config_keeps_nbgrader_autograde_steps_and_scores_from_outside_the_kernel():
     from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import Execute
+    from nbgrader.preprocessors import Execute, SaveAutoGrades
     from traitlets.utils.importstring import import_item
 
-    from graders.autograde import RestartingExecute
+    from graders.autograde import GradeModules, RestartingExecute, WriteVerdicts
 
     ours = [import_item(name) for name in course.AUTOGRADE_PREPROCESSORS]
     assert RestartingExecute in ours and issubclass(RestartingExecute, Execute)
-    assert [Execute if p is RestartingExecute else p for p in ours] == Autograde.class_traits()["autograde_preprocessors"].default()
+    # Graded before any kernel runs a learner's cell; written right before nbgrader scores the cells.
+    assert ours[0] is GradeModules and ours.index(RestartingExecute) == 1
+    assert ours[ours.index(SaveAutoGrades) - 1] is WriteVerdicts
+    nbgraders = [Execute if p is RestartingExecute else p for p in ours if p not in (GradeModules, WriteVerdicts)]
+    assert nbgraders == Autograde.class_traits()["autograde_preprocessors"].default()
 
 
 def test_config_loads_in_traitlets_and_sets_what_the_kernel_reads(built, monkeypatch):
@@ -190,6 +219,7 @@ def test_config_loads_in_traitlets_and_sets_what_the_kernel_reads(built, monkeyp
     assert config.Execute.timeout == 120 and config.Execute.raise_on_iopub_timeout is False
     assert config.CourseDirectory.root == str(built)
     assert config.ClearSolutions.code_stub == {"python": "raise NotImplementedError"}
+    assert config.GenerateFeedback.exporter_class == "graders.autograde.FeedbackExporter"
     assert os.environ[notebook.CELL_TIMEOUT_ENV] == "120" and os.environ[notebook.CALL_TIMEOUT_ENV] == "20"
 
 
@@ -278,7 +308,9 @@ def test_check_fails_a_stub_with_the_graders_message_and_hint(tmp_path):
     with pytest.raises(notebook.CheckFailed) as failure:
         notebook.check(FAST, "cities_above", tmp_path)
     message = str(failure.value)
-    assert "not written yet" in message and catalog.exercises()[FAST].hint("cities_above") in message
+    assert all(len(line) <= notebook.WIDTH for line in message.splitlines())
+    message = " ".join(message.split())  # wrapped at notebook.WIDTH columns
+    assert "not written yet" in message and " ".join(catalog.exercises()[FAST].hint("cities_above").split()) in message
     assert "Traceback" not in message and "graders/suite" not in message
 
 
@@ -298,7 +330,7 @@ def test_a_grader_that_overruns_the_cell_budget_is_killed_with_its_processes(fol
         notebook.check(FAST, "lower_names", folder)
     assert time.monotonic() - started < 15
     # The whole grader had half the budget; then the check ran alone with the rest.
-    assert "grading lower_names alone" in capsys.readouterr().out
+    assert "grading lower_names alone" in " ".join(capsys.readouterr().out.split())
     time.sleep(0.2)
     alive = [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
     assert not alive, alive
@@ -352,3 +384,266 @@ def test_a_failed_check_shows_its_message_without_frames_in_ipython():
     lines = notebook.CheckFailed("words_results: got 3 words\nHint: keep the order")._render_traceback_()
     assert lines[-1].endswith("CheckFailed\x1b[0m: words_results: got 3 words\nHint: keep the order")
     assert not any("File " in line or "notebook.py" in line for line in lines)
+
+
+# --- autograde: the score comes from outside the kernel (graders.autograde) ---------------------------
+
+
+def learner_notebook(built: Path, stubs: bool, own_cells: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    """The notebook of exercise 01 as a learner hands it in: the stubs or the reference solution, then ``own_cells``."""
+    source = read_source(built, FAST)
+    handed_in = course.solution_notebook(source)
+    for before, after in zip(source.cells, handed_in.cells):
+        if stubs and before.metadata["nbgrader"]["solution"]:
+            head, _, body = before.source.partition("\n")
+            after.source = head + "\n" + make_stub(body + "\n").rstrip("\n")
+    last = max(i for i, c in enumerate(handed_in.cells) if c.source.startswith("%%writefile"))
+    for offset, code in enumerate(own_cells, start=1):
+        handed_in.cells.insert(last + offset, nbformat.v4.new_code_cell(code))
+    return handed_in
+
+
+def run_steps(nb, folder: Path, steps) -> dict[str, tuple[float, str]]:
+    """Run nbgrader preprocessors like ``nbgrader autograde``; each test cell's (score, text of its outputs)."""
+    from nbgrader.utils import determine_grade
+
+    from graders.autograde import is_test_cell
+
+    resources = {"metadata": {"path": str(folder)}}
+    for step in steps:
+        nb, resources = step.preprocess(nb, resources)
+    scores = {}
+    for cell in nb.cells:
+        if is_test_cell(cell):
+            text = "".join(o.get("text", "") + f"{o.get('ename', '')}\n{o.get('evalue', '')}\n" * (o.output_type == "error") for o in cell.outputs)
+            scores[cell.metadata["nbgrader"]["grade_id"].removeprefix("test_")] = (determine_grade(cell)[0], text)
+    return scores
+
+
+def kernel(timeout: int = 60):
+    from graders.autograde import RestartingExecute
+
+    return RestartingExecute(timeout=timeout, kernel_name="python3")
+
+
+def test_saved_files_are_the_writefile_cells_text_before_the_checks():
+    cells = [
+        nbformat.v4.new_code_cell("%%writefile cities.py\nx = 1"),
+        nbformat.v4.new_code_cell("%%writefile -a cities.py\ny = 2\n"),
+        nbformat.v4.new_code_cell("\n  \n%%file helper.py\nz = 3"),
+        nbformat.v4.new_code_cell("# a comment first: IPython runs this as Python, no file is written\n%%writefile cities.py\nx = 0"),
+        nbformat.v4.new_code_cell("%%writefile ../escape.py\nboom()"),
+        nbformat.v4.new_code_cell("%%writefile /tmp/abs.py\nboom()"),
+        nbformat.v4.new_code_cell("open('other.py', 'w').write('written by the kernel, not a cell')"),
+        nbformat.v4.new_code_cell("%%writefile ./helper.py\nz = 4"),
+        nbformat.v4.new_code_cell("check()", metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "test_a"}}),
+        nbformat.v4.new_code_cell("%%writefile cities.py\nafter = 'the checks'"),
+    ]
+    from graders.autograde import saved_files
+
+    assert saved_files(nbformat.v4.new_notebook(cells=cells)) == {"cities.py": "x = 1\ny = 2\n", "helper.py": "z = 4\n"}
+
+
+def test_check_call_reads_only_a_plain_check_call():
+    from graders.autograde import check_call
+
+    assert check_call('# Check a (1 point)\nfrom graders.notebook import check\ncheck("01_functional", "a")') == ("01_functional", "a")
+    for source in ("check(EXERCISE, 'a')", "print('all good')", "check('x', 'a'); check('x', 'b')", "check('x', 'a', folder='.')", "def ("):
+        assert check_call(source) is None
+
+
+def test_in_autograde_the_kernel_does_not_grade_and_a_cell_left_so_scores_zero(monkeypatch):
+    monkeypatch.setenv(notebook.SCORED_OUTSIDE_ENV, "1")
+    monkeypatch.setattr(notebook, "run_grader", lambda *a, **k: pytest.fail("the kernel graded during autograde"))
+    with pytest.raises(notebook.GradedOutsideKernel, match="graded outside"):
+        notebook.check(FAST, "lower_names")
+    from graders.autograde import WriteVerdicts
+
+    cell = nbformat.v4.new_code_cell("check()", metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "test_a", "points": 1}})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="a: passed, 1 point.\n")]
+    nb, _ = WriteVerdicts().preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
+    from nbgrader.utils import determine_grade
+
+    # No verdict (GradeModules did not run): the cell scores 0 and says why, whatever the kernel printed.
+    assert determine_grade(nb.cells[0]) == (0, 1.0) and "GradeModules" in nb.cells[0].outputs[0]["evalue"]
+
+
+@pytest.mark.parametrize("tampering", sorted(TAMPERING))
+def test_each_tampering_cell_forges_the_kernels_test_cells(built, tmp_path, tampering, monkeypatch):
+    """The attack is real: in the kernel (as while the learner works, or as the old autograde scored),
+    stub modules pass every check after this cell. The next test shows it changes no score."""
+    monkeypatch.delenv(notebook.SCORED_OUTSIDE_ENV, raising=False)
+    monkeypatch.setenv(notebook.CELL_TIMEOUT_ENV, "60")
+    nb = learner_notebook(built, stubs=True, own_cells=(TAMPERING[tampering],))
+    scores = run_steps(nb, tmp_path, [kernel()])
+    assert len(scores) == len(course.grader_checks(catalog.exercises()[FAST]))
+    forged = {name: text for name, (score, text) in scores.items() if score}
+    assert set(forged) == set(scores), {n: t for n, (s, t) in scores.items() if not s}
+    assert all("passed" in text for text in forged.values())
+
+
+def test_autograde_scores_the_writefile_cells_whatever_the_learners_cells_did(built, tmp_path, monkeypatch):
+    from graders.autograde import GradeModules, WriteVerdicts
+
+    monkeypatch.delenv(notebook.SCORED_OUTSIDE_ENV, raising=False)
+    monkeypatch.setenv(notebook.CELL_TIMEOUT_ENV, "120")
+    nb = learner_notebook(built, stubs=True, own_cells=tuple(TAMPERING.values()))
+    scores = run_steps(nb, tmp_path, [GradeModules(), kernel(), WriteVerdicts()])
+    assert scores and not {name: text for name, (score, text) in scores.items() if score != 0}
+    for name, (_, text) in scores.items():
+        assert "CheckFailed" in text and "not written yet" in " ".join(text.split()), (name, text)
+        assert all(len(line) <= notebook.WIDTH for line in text.splitlines() if " " in line.strip()), text
+    assert notebook.SCORED_OUTSIDE_ENV not in os.environ
+    assert not [key for key in notebook._STATES if "graders-autograde-" in key[1]]  # forgotten with its folder
+    # Every tampering cell ran in the kernel without an error (the end-to-end learner hands in the same).
+    own = [c for c in nb.cells if c.cell_type == "code" and c.source in TAMPERING.values()]
+    assert len(own) == len(TAMPERING) and not [o for c in own for o in c.outputs if o.output_type == "error"]
+    # The shadow package the kernel wrote is still in the folder: nothing of the grading read it.
+    assert (tmp_path / "graders" / "notebook.py").exists()
+
+
+def test_autograde_gives_the_points_the_modules_earn_whatever_the_kernel_printed(built, tmp_path, monkeypatch):
+    from graders.autograde import GradeModules, WriteVerdicts
+
+    monkeypatch.setenv(notebook.CELL_TIMEOUT_ENV, "120")
+    nb = learner_notebook(built, stubs=False)
+    for cell in nb.cells:  # what a kernel that crashed in every test cell would have left
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.outputs = [nbformat.v4.new_output("error", ename="KernelRestarted", evalue="died", traceback=[])]
+    # No kernel at all: the verdicts do not need one.
+    scores = run_steps(nb, tmp_path, [GradeModules(), WriteVerdicts()])
+    points = {c.name: c.points for c in course.grader_checks(catalog.exercises()[FAST])}
+    assert {name: score for name, (score, _) in scores.items()} == points, scores
+    assert "Graded 01_functional" in next(iter(scores.values()))[1]
+
+
+# --- the feedback page a learner reads (graders.autograde.FeedbackExporter) ---------------------------
+
+LONG_MESSAGE = (
+    "cities_above: cities_above(<5 cities: Berlin, Auckland, London, Sheffield, Christchurch>, 1.0) returned "
+    "['Berlin', 'London'], expected the records themselves, in their order, for every city above 1.0 million "
+    "inhabitants (a city exactly at the threshold is not kept) /srv/course/autograded/some-student/"
+    "01_functional/a_rather_long_path_name_that_has_no_space_in_it_at_all.py\nHint: " + "filter keeps the records. " * 8
+)
+
+
+def feedback_html(nb, exporter_class) -> str:
+    """The page ``nbgrader generate_feedback`` writes for ``nb`` (configured as GenerateFeedback configures it)."""
+    import nbgrader
+    from traitlets.config import Config
+
+    templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+    config = Config()
+    config.HTMLExporter.template_name = "feedback"
+    config.HTMLExporter.extra_template_basedirs = [str(templates)]
+    config.HTMLExporter.extra_template_paths = [str(templates.parent / "static" / "node_modules" / "bootstrap" / "dist" / "css")]
+    resources = {"nbgrader": {"notebook": FAST, "score": 1.0, "max_score": 3.0, "late_penalty": 0}}
+    html_text, _ = exporter_class(config=config).from_notebook_node(nb, resources=resources)
+    return html_text
+
+
+def graded_notebook(built: Path, wrapped: bool = True) -> nbformat.NotebookNode:
+    """Exercise 01 after WriteVerdicts, with the scores GetGrades would add: two checks failed, one with a long
+    message (as ``graders.notebook`` wraps it, or in one line as it used to be)."""
+    from graders.autograde import WriteVerdicts, is_test_cell
+
+    nb = learner_notebook(built, stubs=False)
+    verdicts = {}
+    for cell in nb.cells:
+        if is_test_cell(cell):
+            name = cell.metadata["nbgrader"]["grade_id"].removeprefix("test_")
+            message = (notebook.wrap(LONG_MESSAGE) if wrapped else LONG_MESSAGE) if name == "cities_above" else (f"{name}: not written yet" if name == "lower_names" else None)
+            verdicts[cell.metadata["nbgrader"]["grade_id"]] = notebook.Verdict("" if message else f"{name}: passed, 1 point.\n", message)
+    nb, _ = WriteVerdicts().preprocess(nb, {"graders_verdicts": verdicts})
+    for cell in nb.cells:
+        if is_test_cell(cell):
+            cell.metadata["nbgrader"]["score"] = 0.0 if cell.outputs[-1].output_type == "error" else cell.metadata["nbgrader"]["points"]
+    return nb
+
+
+def test_feedback_index_names_every_check_and_long_lines_wrap(built):
+    from nbconvert.exporters import HTMLExporter
+
+    from graders.autograde import FeedbackExporter
+
+    nb = graded_notebook(built)
+    page = feedback_html(nb, FeedbackExporter)
+    names = [c.name for c in course.grader_checks(catalog.exercises()[FAST])]
+    toc = page[page.index('<div id="toc">'):page.index("</ol>")]
+    assert "Test cell" not in toc and "Grade cell:" not in page
+    for name in names:
+        assert f'<a href="#test_{name}">Check <code>{name}</code></a>' in toc
+    assert "white-space: pre-wrap" in page
+    # Every line of a check's message, as the cell holds it, fits the width (words are never split).
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            for line in output.get("evalue", "").splitlines():
+                assert len(line) <= notebook.WIDTH or " " not in line.strip(), line
+    # nbgrader's own page, for comparison: the index says "Test cell" for each check.
+    assert feedback_html(nb, HTMLExporter).count(">Test cell</a>") == len(names)
+
+
+OVERFLOW_PROBE = """
+<script>
+(function () {
+  var cut = [];
+  document.querySelectorAll("div.output_area pre, div.input_area pre, #toc a").forEach(function (el) {
+    var right = el.getBoundingClientRect().right;
+    if (el.scrollWidth > el.clientWidth + 1 || right > window.innerWidth) {
+      cut.push(el.textContent.slice(0, 60));
+    }
+  });
+  var names = Array.prototype.map.call(document.querySelectorAll("#toc a"), function (a) { return a.textContent; });
+  var probe = document.createElement("div");
+  probe.id = "graders-probe";
+  probe.textContent = JSON.stringify({cut: cut, names: names});
+  document.body.appendChild(probe);
+})();
+</script>
+"""
+
+
+def chromium() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def what_chromium_shows(page: str, folder: Path, screenshot: Path | None = None) -> dict:
+    """Load ``page`` in headless Chromium at 1200x1600: the index's names and the text cut off at the right edge."""
+    path = folder / "page.html"
+    path.write_text(page.replace("</body>", OVERFLOW_PROBE + "</body>"), encoding="utf-8")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1200,1600"]
+    result = subprocess.run(
+        [chromium(), *flags, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120,
+        cwd=folder, env={**os.environ, "HOME": str(folder)},
+    )
+    found = re.search(r'<div id="graders-probe">(.*?)</div>', result.stdout)
+    assert found, result.stderr[-2000:]
+    if screenshot is not None:
+        path.write_text(page, encoding="utf-8")
+        subprocess.run([chromium(), *flags, f"--screenshot={screenshot}", path.as_uri()], capture_output=True, timeout=120,
+                       cwd=folder, env={**os.environ, "HOME": str(folder)})
+    import html as html_module
+
+    return json.loads(html_module.unescape(found.group(1)))
+
+
+@pytest.mark.skipif(chromium() is None, reason="headless Chromium is not installed (apt-get install chromium): the page is checked as HTML only")
+def test_feedback_page_in_chromium_shows_names_and_cuts_nothing_off(built, tmp_path):
+    from nbconvert.exporters import HTMLExporter
+
+    from graders.autograde import FeedbackExporter
+
+    names = [c.name for c in course.grader_checks(catalog.exercises()[FAST])]
+    shown = what_chromium_shows(feedback_html(graded_notebook(built), FeedbackExporter), tmp_path, screenshot=tmp_path / "feedback.png")
+    assert shown["names"] == [f"Check {name}" for name in names]
+    assert shown["cut"] == [], shown["cut"]
+    assert (tmp_path / "feedback.png").stat().st_size > 10_000
+    # A message in one long line (as test cells used to print them): nbgrader's own page cuts it off at
+    # the right edge and names no check; the course's page wraps it all the same.
+    unwrapped = graded_notebook(built, wrapped=False)
+    stock = what_chromium_shows(feedback_html(unwrapped, HTMLExporter), tmp_path)
+    assert stock["names"].count("Test cell") == len(names)
+    assert any(LONG_MESSAGE[:40] in text for text in stock["cut"]), stock["cut"]
+    assert what_chromium_shows(feedback_html(unwrapped, FeedbackExporter), tmp_path)["cut"] == []

@@ -36,6 +36,22 @@ def _entry_id(path: Path) -> str:
     return f"{path.parent.parent.name}/{path.parent.name}"
 
 
+def _traces_left() -> dict[str, set]:
+    """What a graded run must not leave behind: processes, cgroups, /dev/shm entries, attack files."""
+    import glob
+    import os
+
+    from graders import processes
+
+    cgroups = {p for p in glob.glob("/sys/fs/cgroup/*/graders-*") + glob.glob("/sys/fs/cgroup/*/*/graders-*") if f"graders-{os.getpid()}-" in p}
+    return {
+        "processes": {p.pid for p in processes.descendants() if p.status() != "zombie"},
+        "cgroups": cgroups,
+        "/dev/shm": {n for n in os.listdir("/dev/shm") if n.startswith(("sem.mp-", "psm_", "mp-"))} if os.path.isdir("/dev/shm") else set(),
+        "attack files": set(glob.glob("/tmp/graders-attack-*")),
+    }
+
+
 @pytest.mark.parametrize("expect_file", ENTRIES, ids=_entry_id)
 def test_gallery_entry_fails_exactly_its_checks(grade, pytester, monkeypatch, expect_file):
     expect = tomllib.loads(expect_file.read_text(encoding="utf-8"))
@@ -47,7 +63,12 @@ def test_gallery_entry_fails_exactly_its_checks(grade, pytester, monkeypatch, ex
     if "start_method" in expect:
         args += ["--start-method", expect["start_method"]]
     args += expect.get("options", [])
+    before = _traces_left()
     grading = grade(folder, args=tuple(args))
+    after = _traces_left()
+    left = {what: sorted(after[what] - before[what]) for what in after if after[what] - before[what]}
+    assert not left, f"{expect['why']}: the graded run left behind {left}"
+    assert "grading summary" in grading.result.stdout.str(), "the grading run ended without its summary"
     checks = grading.checks
     assert set(checks) == set(expect["checks"]), grading.result.stdout.str()
     must_fail = expect.get("fail", {})

@@ -133,3 +133,44 @@ def test_a_reply_with_a_ready_condition_is_held_until_it_holds_and_no_longer():
         assert asyncio.run(release_soon_then_fetch()) == [b"late"]
     (exchange,) = server.exchanges
     assert released.is_set() and exchange.status == 200 and exchange.end - exchange.start < 30
+
+
+def test_each_exchange_names_the_client_object_that_sent_it():
+    async def shared(urls):
+        async with httpx.AsyncClient() as client:
+            await asyncio.gather(*(client.get(url) for url in urls))
+
+    async def one_each(urls):
+        async def get(url):
+            async with httpx.AsyncClient() as client:
+                await client.get(url)
+
+        await asyncio.gather(*(get(url) for url in urls))
+
+    with MockServer(replies(3)) as server:
+        asyncio.run(shared(list(server.replies)))
+    assert [e.client for e in server.exchanges] == [1, 1, 1] and server.clients == 1
+    with MockServer(replies(3)) as server:
+        asyncio.run(one_each(list(server.replies)))
+    assert sorted(e.client for e in server.exchanges) == [1, 2, 3] and server.clients == 3
+    assert httpx.AsyncClient.send.__qualname__ == "AsyncClient.send"  # the real one, restored
+
+
+def test_the_grader_knows_httpx_default_timeout():
+    from graders.given import ex03
+
+    assert httpx.AsyncClient().timeout.read == ex03.HTTPX_DEFAULT_TIMEOUT_S > ex03.TIMEOUT_S
+
+
+def test_on_a_virtual_clock_latencies_and_timeouts_are_exact_loop_times():
+    from graders import virtual_clock
+
+    served = {URL.format(i): Reply(b"x", latency=latency) for i, latency in enumerate([0.3, 0.7, 0.2, 9.0])}
+    with MockServer(served) as server, virtual_clock.virtual_loops():
+        results = asyncio.run(fetch_all(list(served), limit=2, timeout=1.0))
+    assert isinstance(results[3], httpx.ReadTimeout)
+    spans = {e.url: (e.start, e.end) for e in server.exchanges}
+    assert all(e.loop_clock for e in server.exchanges)
+    # Two slots: 0.3 and 0.7 start at 0; 0.2 takes the first free slot at 0.3; the slow one at 0.5, timed out at 1.5.
+    expected = [(0.0, 0.3), (0.0, 0.7), (0.3, 0.5), (0.5, 1.5)]
+    assert [spans[URL.format(i)] == pytest.approx(span, abs=1e-9) for i, span in enumerate(expected)] == [True] * 4

@@ -48,6 +48,15 @@ def kill_itself():
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def segfault(_):
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def pool_worker_segfaults():
+    with Pool(2) as pool:
+        return pool.map(segfault, range(4))
+
+
 def fails_in_worker(x):
     raise ValueError(f"bad input {x}")
 
@@ -163,7 +172,7 @@ def test_broken_or_missing_module(tmp_path):
 
 def test_a_value_that_cannot_come_back_is_reported(folder):
     (outcome,) = run(folder, c.Call("returns_a_lambda"))
-    assert outcome.status == c.BAD_RETURN and outcome.error.startswith("a function: ")
+    assert outcome.status == c.BAD_RETURN and outcome.error == "a function"
 
 
 @pytest.mark.parametrize(("function", "kind"), [("returns_generator", "generator"), ("returns_map", "map")])
@@ -176,3 +185,11 @@ def test_a_lazy_iterator_returned_is_named_as_such(folder, function, kind):
 def test_arguments_after_the_call_show_mutation(folder):
     (outcome,) = run(folder, c.Call("mutate", (["a"],)), keep_args=True)
     assert outcome.value == 2 and outcome.args_after == (["a", "extra"],)
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_a_pool_worker_killed_by_a_signal_is_reported_at_once(folder, start_method):
+    started = time.monotonic()
+    (outcome,) = run(folder, c.Call("pool_worker_segfaults"), timeout=30, start_method=start_method)
+    assert outcome.status == c.BROKEN_POOL and "killed by signal SIGSEGV" in outcome.error
+    assert time.monotonic() - started < 20, "the run waited for its deadline"

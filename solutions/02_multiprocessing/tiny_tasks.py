@@ -28,7 +28,12 @@ def total_steps_one_by_one(numbers, processes):
 
 
 def total_steps_parallel(numbers, processes):
-    """The same total as total_steps_loop, faster than it: the numbers go to the workers in chunks."""
+    """The same total as total_steps_loop, faster than it: the numbers go to the workers in chunks.
+
+    Every number counts, a number given twice twice, whether or not the count divides by
+    `processes`. Each number is one call of collatz_steps, made in a worker process. One pool per
+    call, of exactly `processes` workers, closed before the function returns.
+    """
     # TODO: send the numbers in a few large chunks, e.g. pool.imap(..., chunksize=...) or a function
     # that sums one chunk; the total must be the same as the loop's.
     ### BEGIN SOLUTION

@@ -32,7 +32,12 @@ def build_words_map(seeds, length):
 
 
 def build_words_parallel(seeds, length, processes):
-    """The same words, built by a pool of `processes` worker processes; same order as the seeds."""
+    """The same words, built by a pool of `processes` worker processes; same order as the seeds.
+
+    One word per seed, a seed given twice included. One pool per call, of exactly `processes`
+    workers, and every word is built by calling build_word in those workers, none in the calling
+    process. The pool is closed before the function returns.
+    """
     # TODO: use a multiprocessing.Pool(processes) (with `with`, so it is closed) and Pool.starmap or Pool.map.
     ### BEGIN SOLUTION
     with Pool(processes) as pool:

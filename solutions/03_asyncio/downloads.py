@@ -53,7 +53,12 @@ def download_all_blocking(urls, folder):
 
 
 async def download_all(urls, folder, limit=6):
-    """The same files and failures as download_all_blocking, with up to `limit` requests in flight at once."""
+    """The same files and failures as download_all_blocking, with up to `limit` requests in flight at once.
+
+    All the requests of a call go through one shared httpx.AsyncClient(timeout=TIMEOUT_S). As soon as
+    one request ends, the next waiting URL's request starts: `limit` requests stay in flight as long as
+    URLs are waiting (batches of `limit` URLs, each waiting for its slowest image, are slower).
+    """
     # TODO: share one httpx.AsyncClient(timeout=TIMEOUT_S); start one task per URL and gather them;
     # an asyncio.Semaphore(limit) keeps at most `limit` requests in flight. Write each file with
     # aiofiles only once its whole body has arrived, and record failures with describe_failure.

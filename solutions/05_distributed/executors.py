@@ -63,8 +63,11 @@ def summarise_all_with_pool(paths, processes):
 def collect(executor, function, items):
     """Run function(item) for every item on `executor`; returns (results, failures).
 
-    results: {item: function(item)} for the items whose task succeeded;
+    Every task is submitted before any result is awaited, so the tasks run at the same time.
+    results: {item: function(item)} for the items whose task succeeded, whatever the value (0 and
+    None included);
     failures: {item: describe_failure(error)} for those whose task raised.
+    The tasks finish in any order: each result or failure goes under its own item.
     A failing task must not stop the others, nor lose their results.
     """
     # TODO: submit one task per item (remember which item each future belongs to), then take the
@@ -83,7 +86,11 @@ def collect(executor, function, items):
 
 
 def download_all(urls, folder, workers):
-    """IO-bound: download every URL into `folder` with `workers` threads; returns collect's (results, failures)."""
+    """IO-bound: download every URL into `folder` with `workers` threads; returns collect's (results, failures).
+
+    One ThreadPoolExecutor of exactly `workers` threads for the whole call, shut down before returning.
+    results: {url: path of the file written}; failures: {url: describe_failure(error)}.
+    """
     # TODO: collect on a ThreadPoolExecutor(workers); functools.partial(download, folder=folder)
     # is a function of the URL alone.
     ### BEGIN SOLUTION
@@ -93,7 +100,11 @@ def download_all(urls, folder, workers):
 
 
 def summarise_all(paths, workers):
-    """CPU-bound: summarise every file with `workers` processes; returns collect's (results, failures)."""
+    """CPU-bound: summarise every file with `workers` processes; returns collect's (results, failures).
+
+    One ProcessPoolExecutor of exactly `workers` processes for the whole call, shut down before returning.
+    results: {path: summarise_file(path)}; failures: {path: describe_failure(error)}.
+    """
     # TODO: the same collect, on a ProcessPoolExecutor(workers) this time.
     ### BEGIN SOLUTION
     with ProcessPoolExecutor(workers) as executor:

@@ -38,6 +38,98 @@ TOGGLING_MARK_VISITED = '''\
 def mark_visited(city):
     return toggle_visited(city)
 '''
+# Serial code where the exercise asks for a pool: what it earns is the results checks, never the
+# parallel or speed checks.
+SERIAL_WORDS = '''\
+def build_words_parallel(seeds, length, processes):
+    return build_words_loop(seeds, length)
+'''
+SERIAL_IMAGES = '''\
+def filter_images_parallel(images, kernel, processes):
+    return filter_images_loop(images, kernel)
+'''
+SERIAL_TINY = '''\
+def total_steps_parallel(numbers, processes):
+    return total_steps_loop(numbers)
+'''
+
+# Cells of a learner's own, run before the test cells, that make every test cell of a kernel pass
+# without grading anything: each changes what a test cell (``from graders.notebook import check;
+# check(...)``) runs, in a different way. Each forges the kernel's output of the test cells (see
+# graders/tests/test_course.py); none may change a score. In this order, a notebook can hold them all
+# and each of its cells runs without an error.
+TAMPERING = {
+    "rebinds_check": '''\
+import graders.notebook
+graders.notebook.check = lambda exercise, name, folder=None: print(f"{name}: passed, 1 point.")
+''',
+    "poisons_the_result_cache": '''\
+import graders.notebook as grading
+
+class EveryCheckPassed(dict):
+    def get(self, name, default=None):
+        return grading.Result(name, 1.0, "passed")
+
+class EveryStateKnown(dict):
+    def get(self, key, default=None):
+        return grading._State(grading.GraderRun(), EveryCheckPassed())
+
+grading._STATES = EveryStateKnown()
+''',
+    "forges_the_grader_subprocess": '''\
+import json, subprocess
+from graders import catalog
+from graders.course import grader_checks
+
+class ForgedGrader:
+    """Stands in for subprocess.Popen: writes a report where every check passed, runs nothing."""
+    pid = 1
+    returncode = 0
+
+    def __init__(self, command, **kwargs):
+        report = command[command.index("--grading-report") + 1]
+        exercises = [
+            {"exercise": e.name, "checks": [{"name": c.name, "points": c.points, "outcome": "passed"} for c in grader_checks(e)]}
+            for e in catalog.exercises().values() if str(e.grader_path) in " ".join(command)
+        ]
+        with open(report, "w") as handle:
+            json.dump({"exercises": exercises}, handle)
+
+    def wait(self, timeout=None):
+        return 0
+
+subprocess.Popen = ForgedGrader
+''',
+    "replaces_the_module_in_sys_modules": '''\
+import sys, types
+forged = types.ModuleType("graders.notebook")
+forged.check = lambda exercise, name, folder=None: print(f"{name}: passed, 1 point.")
+sys.modules["graders.notebook"] = forged
+''',
+    "hooks_builtins_import": '''\
+import builtins, types
+forged = types.SimpleNamespace(check=lambda exercise, name, folder=None: print(f"{name}: passed, 1 point."))
+
+def forging_import(name, globals=None, locals=None, fromlist=(), level=0, real_import=builtins.__import__, forged=forged):
+    if name == "graders.notebook":
+        return forged
+    return real_import(name, globals, locals, fromlist, level)
+
+builtins.__import__ = forging_import
+''',
+    "shadows_the_package_in_its_folder": '''\
+import os, sys
+os.makedirs("graders", exist_ok=True)
+with open(os.path.join("graders", "__init__.py"), "w") as handle:
+    handle.write("")
+with open(os.path.join("graders", "notebook.py"), "w") as handle:
+    handle.write("def check(exercise, name, folder=None):\\n    print(name + ': passed, 1 point.')\\n")
+for module in [m for m in sys.modules if m == "graders" or m.startswith("graders.")]:
+    del sys.modules[module]
+sys.path.insert(0, os.getcwd())
+''',
+}
+
 # A learner's own cell that ignores the interrupt nbgrader sends at the cell timeout.
 KERNEL_HANG = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)"
 KERNEL_CRASH = "import os\nos._exit(1)"
@@ -82,6 +174,15 @@ def add_cell_after_modules(code: str) -> Callable:
     def change(notebook):
         last = max(i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and c.source.startswith("%%writefile"))
         notebook.cells.insert(last + 1, new_code_cell(code))
+
+    return change
+
+
+def add_cells_after_modules(*codes: str) -> Callable:
+    """Cells of the learner's own after the module cells, in this order."""
+    def change(notebook):
+        last = max(i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and c.source.startswith("%%writefile"))
+        notebook.cells[last + 1:last + 1] = [new_code_cell(code) for code in codes]
 
     return change
 
@@ -142,6 +243,15 @@ LEARNERS = [
             changes=[rewrite("word_builder", "build_words_parallel", POOL_LEFT_OPEN_WORDS), add_cell_after_modules(KERNEL_CRASH)],
             fails=frozenset({"no_leftover_processes"}),
             why="a pool never closed; a cell of their own that kills the kernel"),
+    Learner("mallory", "02_multiprocessing", "solution",
+            changes=[rewrite("word_builder", "build_words_parallel", SERIAL_WORDS),
+                     rewrite("image_filters", "filter_images_parallel", SERIAL_IMAGES),
+                     rewrite("tiny_tasks", "total_steps_parallel", SERIAL_TINY),
+                     add_cells_after_modules(*TAMPERING.values())],
+            fails=frozenset({"words_parallel", "words_speedup", "images_parallel", "images_speedup",
+                             "tiny_parallel", "tiny_speedup"}),
+            why="serial code, and cells of their own that rebind or patch what the test cells run "
+                "(check, sys.modules, the result cache, subprocess, builtins.__import__, a shadow package)"),
     Learner("alice", "01_functional", "solution", why="reference solution"),
     Learner("bob", "01_functional", "release", fails=ALL, why="untouched stubs"),
     Learner("carol", "01_functional", "solution",

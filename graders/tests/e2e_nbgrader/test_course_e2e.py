@@ -5,7 +5,9 @@ What an instructor does, command for command (see README, "In a classroom with n
 ``submitted/<student>/<assignment>/``, ``nbgrader autograde``, ``nbgrader export``,
 ``nbgrader generate_feedback``. The learners (learners.py) hand in the reference solution, the untouched
 release, wrong solutions, an endless loop, a pool never closed, a module that does not import, a
-cell that hangs the kernel, a cell that kills it, edited and deleted test cells. Each is graded
+cell that hangs the kernel, a cell that kills it, edited and deleted test cells, and serial code with
+cells of their own that rebind or patch what the test cells run in the kernel (scored only on what
+their code earns: the scores come from outside the kernel). Each is graded
 under the start method it names (fork, spawn or forkserver), by a separate ``nbgrader autograde
 --student`` run whose exit code is checked.
 
@@ -207,6 +209,21 @@ def test_kernel_hang_and_kernel_crash_cost_only_their_own_cell(course):
         assert text in restarted[0].outputs[-1]["evalue"]
 
 
+def test_tampering_in_the_kernel_changes_no_score(course):
+    """mallory's cells rebound and patched what the test cells run (learners.TAMPERING; each of them forges
+    the kernel's test cells, see graders/tests/test_course.py): the cells show the grader's verdicts
+    on mallory's serial code, graded outside the kernel, and the score is what that code earns."""
+    learner = next(l for l in LEARNERS if l.student == "mallory")
+    folder = course.root / "autograded" / learner.student / learner.exercise
+    assert (folder / "graders" / "notebook.py").exists()  # the tampering cells did run in the kernel
+    errors = cell_errors(course, learner)
+    assert set(errors) == set(learner.fails)
+    for name in learner.fails:
+        assert "not parallel" in errors[name] or "not timed" in errors[name], errors[name]
+    scores = grades(course, learner)
+    assert sum(s or 0 for s, _ in scores.values()) == sum(p for n, (_, p) in scores.items() if n not in learner.fails)
+
+
 def test_deleted_and_edited_test_cells_are_graded_from_source(course):
     path = course.root / "autograded" / "alice" / "02_multiprocessing" / "02_multiprocessing.ipynb"
     sources = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(path, as_version=4).cells if c.metadata.get("nbgrader", {}).get("grade")}
@@ -259,7 +276,13 @@ def test_feedback_shows_the_learner_messages_and_no_grader_code(course):
         # The learner sees the grader's message, not its frames (graders/notebook.py, graders/suite).
         assert "graders/" not in plain and "Traceback (most recent call last)" not in plain
         if learner.fails == ALL:
-            assert "not written yet" in plain and "Hint:" in plain
+            assert "not written yet" in " ".join(plain.split()) and "Hint:" in plain
+        # Each check is named in the index (nbgrader's own page says "Test cell" for each), long lines
+        # wrap, and nothing tells the learner to run pytest.
+        checks = [c.name for c in grader_checks(catalog.exercises()[learner.exercise])]
+        toc = text[text.index('<div id="toc">'):text.index("</ol>")]
+        assert "Test cell" not in toc and all(f">Check <code>{name}</code></a>" in toc for name in checks)
+        assert "white-space: pre-wrap" in text and "pytest exercises" not in plain
 
 
 def test_report_the_score_table(course):

@@ -1,0 +1,21 @@
+"""Gallery entry, appended to solutions/04_pipeline/pipeline.py: httpx.AsyncClient() with httpx's default timeout (5 s) instead of the exercise's TIMEOUT_S."""
+
+
+async def run_pipeline(urls, processes):
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(processes) as pool:
+        async with httpx.AsyncClient() as client:
+
+            async def download_and_process(url):
+                response = await client.get(url)
+                response.raise_for_status()
+                try:
+                    return await loop.run_in_executor(pool, process_archive, response.content)
+                except Exception as error:
+                    raise ArchiveError(f"{archive_name(url)} could not be read: {error}") from error
+
+            results = await asyncio.gather(*(download_and_process(url) for url in urls), return_exceptions=True)
+    failures = [result for result in results if isinstance(result, BaseException)]
+    if failures:
+        raise failures[0]
+    return pd.concat(results)
