@@ -129,6 +129,8 @@ class Result:
     points: float
     outcome: str
     message: str = ""
+    # What the grader observed (graders.feedback.fail): it chooses the hint, as in the terminal.
+    cause: str | None = None
 
 
 @dataclass
@@ -248,7 +250,7 @@ def _verdict(exercise, result: Result) -> str | None:
             "This cell scores 0 until it is graded again on a quieter machine "
             "(instructors: nbgrader autograde ASSIGNMENT --student STUDENT --force)."
         )
-    hint = exercise.hint(result.name)
+    hint = exercise.hint(result.name, result.cause)
     return wrap(f"{result.name}: {result.message or result.outcome}" + (f"\nHint: {hint}" if hint else ""))
 
 
@@ -333,7 +335,9 @@ def run_grader(exercise, folder: Path, checks: tuple[str, ...] = (), *, deadline
         if entry.get("exercise") != exercise.name:
             continue
         for item in entry.get("checks", []):
-            result = Result(item["name"], float(item["points"]), item["outcome"], item.get("message", ""))
+            result = Result(
+                item["name"], float(item["points"]), item["outcome"], item.get("message", ""), item.get("cause")
+            )
             run.results[result.name] = result
     if not run.results:
         run.problem = f"the grader reported no checks (exit code {proc.returncode})"
