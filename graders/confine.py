@@ -208,7 +208,8 @@ def _mount_points() -> list[str]:
 def _everything_else_read_only(keep: set[str]) -> None:
     kept = {os.path.realpath(path) for path in keep}
     for point in _mount_points():
-        if point in kept or any(point.startswith(k.rstrip("/") + "/") for k in kept if k == "/proc"):
+        # The fresh /proc is read-only already, and so is everything mounted below it.
+        if point in kept or point.startswith("/proc/"):
             continue
         try:
             flags = os.statvfs(point).f_flag

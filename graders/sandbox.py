@@ -260,10 +260,8 @@ def _protected_objects() -> dict:
         "multiprocessing.pool.Pool": lambda: multiprocessing.pool.Pool,
         "graders.tracing.TracedTask.__call__": lambda: vars(tracing.TracedTask)["__call__"],
     }
-    names = getattr(tracing, "PROTECTED_NAMES", ("_record", "_send", "_original", "_clock", "_getpid", "install"))
-    for name in names:
-        if name in vars(tracing):
-            readers[f"graders.tracing.{name}"] = lambda name=name: vars(tracing)[name]
+    for name in tracing.PROTECTED_NAMES:
+        readers[f"graders.tracing.{name}"] = lambda name=name: vars(tracing)[name]
     return {name: (read, read()) for name, read in readers.items()}
 
 
