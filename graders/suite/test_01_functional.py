@@ -22,11 +22,11 @@ from typing import Any, Callable
 import pytest
 
 from fixtures.cities import load_cities
-from graders import calls as status
-from graders.calls import Call, Outcome
-from graders.feedback import fail, mismatch, outcome_problem, show, value_of
-from graders.specification import Requirement
-from graders.target import GradedTarget
+from graders.sandbox import calls as status
+from graders.sandbox.calls import Call, Outcome
+from graders.grading.feedback import fail, mismatch, outcome_problem, show, value_of
+from graders.grading.specification import Requirement
+from graders.grading.target import GradedTarget
 
 MODULE = "cities"
 CONTINENTS = ("eu", "pac", "asia", "af", "am")
@@ -612,7 +612,7 @@ def test_clean_record(target):
 @pytest.mark.points(1)
 def test_mark_visited(target):
     cities = [args[0] for args, _ in cases(target.settings.seed, "mark_visited")]
-    calls = [Call("graders.reference:apply_twice", ("mark_visited", city), label=f"mark_visited({show(city)})") for city in cities]
+    calls = [Call("graders.harnesses.reference:apply_twice", ("mark_visited", city), label=f"mark_visited({show(city)})") for city in cities]
     for call, outcome in zip(calls, target.run(MODULE, calls).outcomes):
         once, twice = value_of(outcome, call.describe(), MODULE)
         if not _same(twice, once):

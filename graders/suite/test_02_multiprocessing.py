@@ -4,7 +4,7 @@ Each of the three parts is graded the same way:
 - results: the parallel function's output equals what the grader's own copies of the given task
   functions (graders/given/ex02.py) compute, on seeded random inputs with fixed edges: a count that
   does not divide by `processes`, equal inputs (a seed, an image, numbers given twice);
-- parallel: the task function, traced in every process, ran as asked (see graders.evidence): every
+- parallel: the task function, traced in every process, ran as asked (see graders.grading.evidence): every
   call in a worker process (none in the caller), as many calls as the input has tasks, in exactly
   `processes` workers of one pool, at least two at the same time. `processes` is chosen to differ
   from the machine's core counts, so Pool() or os.cpu_count() shows (a structural check that does
@@ -24,16 +24,16 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from graders import speed
-from graders.calls import Call, Outcome
-from graders.evidence import ParallelEvidence
-from graders.feedback import fail, show, value_of
+from graders.grading import speed
+from graders.sandbox.calls import Call, Outcome
+from graders.grading.evidence import ParallelEvidence
+from graders.grading.feedback import fail, show, value_of
 from graders.given import ex02
-from graders.specification import Requirement
-from graders.target import GradedTarget
+from graders.grading.specification import Requirement
+from graders.grading.target import GradedTarget
 
-SERIAL = "graders.reference:serial_starmap"
-REFERENCE = "graders.reference:pool_starmap"
+SERIAL = "graders.harnesses.reference:serial_starmap"
+REFERENCE = "graders.harnesses.reference:pool_starmap"
 
 
 def pool_size(target: GradedTarget) -> int:
@@ -419,7 +419,7 @@ SPECIFICATION = (
         "of three rounds, shows your code is slower",
         checks=("words_speedup", "images_speedup", "tiny_speedup"),
         edges="1.2x in each paired round with the reference at the threshold, or 1.5x in each and best "
-        "against best (graders/speed.py); anything else is inconclusive",
+        "against best (graders/grading/speed.py); anything else is inconclusive",
     ),
     Requirement(
         source="README.md",

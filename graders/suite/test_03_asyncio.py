@@ -1,9 +1,9 @@
 """Grader for 03_asyncio: coroutines that wait together, and concurrent downloads on mocked HTTP.
 
 Nothing here reads a wall clock. The warm-up and the main download runs are on a virtual clock
-(graders.virtual_clock): sleeps and the mock server's delays take no real time, and the loop times
+(graders.instruments.virtual_clock): sleeps and the mock server's delays take no real time, and the loop times
 they took are exact, so "the longest sleep, not the sum" and "`limit` requests kept in flight" are
-decided exactly, whatever the machine's load. The downloads are served by graders.http_mock inside
+decided exactly, whatever the machine's load. The downloads are served by graders.instruments.http_mock inside
 the sandbox with the real network out of reach; the mock's own counts decide concurrency (requests
 in flight, which client sent each one).
 
@@ -20,15 +20,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from graders.async_feedback import nested_loop_problem, served_value
-from graders.calls import Call
-from graders.feedback import fail, mismatch, show, value_of
+from graders.grading.async_feedback import nested_loop_problem, served_value
+from graders.sandbox.calls import Call
+from graders.grading.feedback import fail, mismatch, show, value_of
 from graders.given import ex03
-from graders.http_harness import ServedRun
-from graders.http_mock import Exchange, Reply
-from graders.netguard import offline
-from graders.specification import README, Requirement
-from graders.target import GradedTarget
+from graders.harnesses.http_calls import ServedRun
+from graders.instruments.http_mock import Exchange, Reply
+from graders.instruments.netguard import offline
+from graders.grading.specification import README, Requirement
+from graders.grading.target import GradedTarget
 from fixtures.images import image_bytes, image_url
 
 WARMUP = "warmup"
@@ -268,7 +268,7 @@ def warmup_sleeps(target: GradedTarget) -> dict[str, float]:
 
 def warmup_run(target: GradedTarget):
     sleeps = warmup_sleeps(target)
-    call = Call("graders.asyncio_harness:count_together_clocked", (sleeps,), label=f"count_together({sleeps}, log)")
+    call = Call("graders.harnesses.asyncio_calls:count_together_clocked", (sleeps,), label=f"count_together({sleeps}, log)")
     return call, target.once("warmup", lambda: target.run(WARMUP, [call], timeout=RUN_TIMEOUT_S).outcomes[0])
 
 
@@ -402,7 +402,7 @@ class Downloads:
 
     def run(self, name: str, replies: dict[str, Reply], limit: int, style: str = "script", clock: str = "virtual"):
         label = f"download_all({len(replies)} URLs, folder, limit={limit})"
-        call = Call("graders.http_harness:download_into_folder", (replies, limit, style, clock), label=label)
+        call = Call("graders.harnesses.http_calls:download_into_folder", (replies, limit, style, clock), label=label)
         outcome = self.target.once(
             ("downloads", name),
             lambda: self.target.run(DOWNLOADS, [call], timeout=RUN_TIMEOUT_S).outcomes[0],

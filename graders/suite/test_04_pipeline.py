@@ -1,7 +1,7 @@
 """Grader for 04_pipeline: concurrent downloads feeding a process pool, on mocked HTTP.
 
 The archives are AEMO-style monthly zips generated offline (fixtures.aemo) and served by the mock
-(graders.http_mock) inside the sandbox, each after a latency of its own (graders.exercise_runs).
+(graders.instruments.http_mock) inside the sandbox, each after a latency of its own (graders.harnesses.pipeline_calls).
 
 - One traced run serves 2 x processes - 1 archives (a count no pool size divides), with a pool
   size asked for that differs from the usable cores (so Pool() / os.cpu_count() shows). The URLs
@@ -9,10 +9,10 @@ The archives are AEMO-style monthly zips generated offline (fixtures.aemo) and s
   sorted, and the FIRST URL's archive is held back until processing has begun (up to a long
   latency, for code that never begins early): it never arrives first, so the order downloads finish
   in is never the order of the URLs, whatever the seed. (Processing has begun once process_archive
-  was handed to a process pool or a traced call of it started: graders.exercise_runs._Processing.)
+  was handed to a process pool or a traced call of it started: graders.harnesses.pipeline_calls._Processing.)
   From that one run: the result (against the fixture's own summaries), the mock's counts (every
   download in flight at once, one client, the timeout each request was sent with), the trace of
-  process_archive (graders.tracing: stamped by the grading process, where every call ran, the
+  process_archive (graders.sandbox.tracing: stamped by the grading process, where every call ran, the
   caller included: parallel in exactly `processes` workers), whether processing had begun when the
   last download ended, and the processes and clients left open.
 - The speedup is timed as in 02: the grader's copy of the given run_serial (graders.given.ex04),
@@ -23,7 +23,7 @@ The archives are AEMO-style monthly zips generated offline (fixtures.aemo) and s
   damaged file.
 
 Each check judges what it names; a call that crashed or is not written fails with that cause, and
-the hint is chosen by the cause observed (graders.feedback.fail).
+the hint is chosen by the cause observed (graders.grading.feedback.fail).
 """
 from __future__ import annotations
 
@@ -33,24 +33,24 @@ import pandas as pd
 import pytest
 
 from fixtures import aemo
-from graders import calls as c
-from graders import speed
-from graders.async_feedback import served_value
-from graders.calls import Call
-from graders.evidence import explain
-from graders.exercise_runs import PipelineRun
-from graders.feedback import fail, show, value_of
+from graders.sandbox import calls as c
+from graders.grading import speed
+from graders.grading.async_feedback import served_value
+from graders.sandbox.calls import Call
+from graders.grading.evidence import explain
+from graders.harnesses.pipeline_calls import PipelineRun
+from graders.grading.feedback import fail, show, value_of
 from graders.given import ex04
-from graders.netguard import offline
-from graders.specification import README, Requirement
-from graders.target import GradedTarget
+from graders.instruments.netguard import offline
+from graders.grading.specification import README, Requirement
+from graders.grading.target import GradedTarget
 
 MODULE = "pipeline"
 TASK = "process_archive"
 FUNCTION = "run_pipeline"
-LEARNER = "graders.exercise_runs:run_pipeline"
-SERIAL = "graders.pipeline_reference:serial_pipeline"
-REFERENCE = "graders.pipeline_reference:reference_pipeline"
+LEARNER = "graders.harnesses.pipeline_calls:run_pipeline"
+SERIAL = "graders.harnesses.pipeline_reference:serial_pipeline"
+REFERENCE = "graders.harnesses.pipeline_reference:reference_pipeline"
 # The quick archives' latencies are distinct steps of this size, in a seeded order never sorted.
 QUICK_STEP_S = 0.05
 # The first URL's archive is held back until processing has begun, or for HELD_S at most; below

@@ -5,14 +5,14 @@ Part 1 (executors.py) runs in two sandboxes:
   the grader's own task function, once with every task succeeding and once with the first, a middle
   and the last task raising: the other results must survive and each failure must be reported under
   its input; on the thread pool the grader counts the tasks running at once;
-- ``download_all`` against a real HTTP server on 127.0.0.1 (graders.loopback_http), which counts
+- ``download_all`` against a real HTTP server on 127.0.0.1 (graders.instruments.loopback_http), which counts
   the requests in flight, and ``summarise_all`` with ``summarise_file`` traced in every process
-  (graders.tracing), which shows whether the archives were summarised in several processes at once.
+  (graders.sandbox.tracing), which shows whether the archives were summarised in several processes at once.
   Both run with the grader's own ``collect`` in place of the learner's (one cause, one charge), and
-  the executors they create are recorded (graders.executor_harness.ExecutorWatch): their kind, size
+  the executors they create are recorded (graders.harnesses.executor_calls.ExecutorWatch): their kind, size
   and whether they were shut down.
 
-Part 2 (cluster.py) runs once, in one sandbox (graders.dask_harness): a LocalCluster of worker
+Part 2 (cluster.py) runs once, in one sandbox (graders.harnesses.dask_calls): a LocalCluster of worker
 processes on loopback, the archives served with unequal latencies in no sorted order (one much
 slower than the others), and the learner's ``run_on_cluster`` connected to it through
 DASK_SCHEDULER_ADDRESS. Every verdict comes from the scheduler's records of its tasks (which worker
@@ -33,20 +33,20 @@ import pandas as pd
 import pytest
 
 from fixtures import aemo
-from graders.calls import Call, Outcome
-from graders.evidence import analyse, explain
-from graders.feedback import fail, show, value_of
+from graders.sandbox.calls import Call, Outcome
+from graders.grading.evidence import analyse, explain
+from graders.grading.feedback import fail, show, value_of
 from graders.given import ex05 as given
-from graders.specification import README, Requirement
-from graders.target import GradedTarget
+from graders.grading.specification import README, Requirement
+from graders.grading.target import GradedTarget
 
 EXECUTORS = "executors"
 CLUSTER = "cluster"
 TASK = "summarise_file"
-COLLECT = "graders.executor_harness:collect_on"
-DOWNLOAD_ALL = "graders.executor_harness:download_all"
-SUMMARISE_ALL = "graders.executor_harness:summarise_all"
-RUN_ON_CLUSTER = "graders.dask_harness:run_on_cluster"
+COLLECT = "graders.harnesses.executor_calls:collect_on"
+DOWNLOAD_ALL = "graders.harnesses.executor_calls:download_all"
+SUMMARISE_ALL = "graders.harnesses.executor_calls:summarise_all"
+RUN_ON_CLUSTER = "graders.harnesses.dask_calls:run_on_cluster"
 EXECUTOR_NAMES = {"threads": "ThreadPoolExecutor", "processes": "ProcessPoolExecutor"}
 
 # Part 1. The collect tasks' delays, by position: unsorted, the first the slowest, so the tasks never

@@ -2,4 +2,4 @@
 which the project's tests follow too (the benchmark ships with the package; the tests do not)."""
 from __future__ import annotations
 
-from graders.benchmark import PROJECT, submission  # noqa: F401 - shared with the tests
+from graders.tests.benchmark import PROJECT, submission  # noqa: F401 - shared with the tests

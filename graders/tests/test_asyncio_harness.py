@@ -10,8 +10,9 @@ from pathlib import Path
 import aiofiles
 import pytest
 
-from graders import asyncio_harness, virtual_clock
-from graders.blocking import BlockingMonitor
+from graders.harnesses import asyncio_calls
+from graders.instruments import virtual_clock
+from graders.instruments.blocking import BlockingMonitor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -25,31 +26,31 @@ def runs_its_own_loop(x):
     return asyncio.run(double(x))
 
 
-@pytest.mark.parametrize("style", [asyncio_harness.call_as_script, asyncio_harness.call_in_notebook])
+@pytest.mark.parametrize("style", [asyncio_calls.call_as_script, asyncio_calls.call_in_notebook])
 def test_a_coroutine_function_works_in_both_styles(style):
     assert style(double, 21) == 42
 
 
 def test_asyncio_run_works_in_a_script_but_not_in_a_notebook_cell_and_is_located():
-    with asyncio_harness.RunWatch(HERE) as watch:
-        assert asyncio_harness.call_as_script(runs_its_own_loop, 2) == 4
+    with asyncio_calls.RunWatch(HERE) as watch:
+        assert asyncio_calls.call_as_script(runs_its_own_loop, 2) == 4
     assert watch.misuse is None
-    with asyncio_harness.RunWatch(HERE) as watch:
+    with asyncio_calls.RunWatch(HERE) as watch:
         with pytest.raises(RuntimeError) as raised:
-            asyncio_harness.call_in_notebook(runs_its_own_loop, 2)
-    assert asyncio_harness.is_nested_loop_error(str(raised.value))
+            asyncio_calls.call_in_notebook(runs_its_own_loop, 2)
+    assert asyncio_calls.is_nested_loop_error(str(raised.value))
     assert watch.misuse.startswith("test_asyncio_harness.py, line ")
 
 
 def test_an_alias_imported_before_the_watch_is_watched_too():
     learner = types.ModuleType("learner")
     learner.run = asyncio.run
-    with asyncio_harness.RunWatch(HERE, modules=[learner]) as watch:
+    with asyncio_calls.RunWatch(HERE, modules=[learner]) as watch:
         with pytest.raises(RuntimeError):
-            asyncio_harness.call_in_notebook(lambda: learner.run(double(1)))
-        assert learner.run is not asyncio_harness._real_run
+            asyncio_calls.call_in_notebook(lambda: learner.run(double(1)))
+        assert learner.run is not asyncio_calls._real_run
     assert watch.misuse is not None
-    assert learner.run is asyncio_harness._real_run
+    assert learner.run is asyncio_calls._real_run
 
 
 def test_the_virtual_clock_takes_the_longest_sleep_for_gathered_sleeps_and_the_sum_for_serial_ones():
@@ -151,7 +152,7 @@ def test_the_warm_up_runs_with_the_graders_own_count(tmp_path):
         return list(await asyncio.gather(*(learner.count(n, s, log) for n, s in sleeps.items())))
 
     learner.count, learner.count_together = count, count_together
-    run = asyncio_harness.count_together_clocked(learner, {"a": 2.0, "b": 3.0, "c": 1.0})
+    run = asyncio_calls.count_together_clocked(learner, {"a": 2.0, "b": 3.0, "c": 1.0})
     assert run.outcome.ok and run.outcome.value == ["a", "b", "c"]
     assert run.loop_seconds == pytest.approx(3.0)
     assert [entry for entry, _ in run.log][:3] == ["a 1", "b 1", "c 1"]
@@ -161,7 +162,7 @@ def test_the_warm_up_runs_with_the_graders_own_count(tmp_path):
 def test_an_exception_group_is_unwrapped_into_the_errors_it_holds():
     import httpx
 
-    from graders.http_harness import raised_errors
+    from graders.harnesses.http_calls import raised_errors
 
     async def two_failures():
         async def fails(error):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from graders import catalog
-from graders.course import grader_checks
+from graders.grading import catalog
+from graders.classroom.course import grader_checks
 from graders.tests.conftest import PROJECT
 from graders.tests.test_gallery import GALLERY
 
@@ -45,7 +45,7 @@ def _specification(exercise):
 
 @pytest.mark.parametrize("name", EXERCISES)
 def test_the_specification_table_quotes_its_sources_and_names_every_check(name):
-    from graders.specification import normalised, public_functions
+    from graders.grading.specification import normalised, public_functions
 
     exercise = catalog.exercises()[name]
     table = _specification(exercise)

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graders import calls as c
-from graders import codec
+from graders.sandbox import calls as c
+from graders.sandbox import codec
 
 VALUES = [
     0, -7, 2**80, 2.5, True, None, "naïve", b"\x00\xff", 1 + 2j, (1, (2, [3])), [1, "a", None], {"k": [1, 2]},

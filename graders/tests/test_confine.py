@@ -9,8 +9,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from graders import calls as c
-from graders import confine, limits, runner
+from graders.sandbox import calls as c
+from graders.sandbox import confine, limits, parent
 
 PROBE = '''
 import os, resource, socket
@@ -44,7 +44,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def _report(folder: Path) -> dict:
-    (outcome,) = runner.run_calls(folder, "probe", [c.Call("report")], timeout=30).outcomes
+    (outcome,) = parent.run_calls(folder, "probe", [c.Call("report")], timeout=30).outcomes
     assert outcome.ok, outcome
     return outcome.value
 
@@ -78,15 +78,15 @@ def test_without_namespaces_the_limits_are_hard_and_the_thread_limit_leaves_room
 
 
 def test_what_graded_code_prints_is_bounded(folder):
-    run = runner.run_calls(folder, "probe", [c.Call("shout", (64,))], timeout=60)
+    run = parent.run_calls(folder, "probe", [c.Call("shout", (64,))], timeout=60)
     assert run.outcomes[0].value == "done"
-    assert len(run.output) < 3 * runner.OUTPUT_KEPT
+    assert len(run.output) < 3 * parent.OUTPUT_KEPT
     assert "bytes of output not kept" in run.output
 
 
 def test_bounded_output_keeps_the_beginning_and_the_end():
     stream = io.BufferedReader(io.BytesIO(b"start" + b"." * 100_000 + b"end"))
-    output = runner.BoundedOutput(stream, kept=10)
+    output = parent.BoundedOutput(stream, kept=10)
     output.close()
     text = output.text()
     assert text.startswith("start.....") and text.endswith(".......end")

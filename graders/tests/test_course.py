@@ -1,4 +1,4 @@
-"""The nbgrader course generator (graders.course) and the test-cell helper (graders.notebook), without autograde.
+"""The nbgrader course generator (graders.classroom.course) and the test-cell helper (graders.classroom.notebook), without autograde.
 
 The full classroom path (generate_assignment, autograde, export, feedback) is the end-to-end test in
 graders/tests/e2e_nbgrader (``tox -e nbgrader``); here: what the generator writes, one real
@@ -21,8 +21,9 @@ import nbformat
 import psutil
 import pytest
 
-from graders import catalog, course, notebook
-from graders.stubs import make_stub, strip_markers
+from graders.grading import catalog
+from graders.classroom import course, notebook
+from graders.grading.stubs import make_stub, strip_markers
 from graders.tests.conftest import PROJECT, nbgrader_environment
 from graders.tests.e2e_nbgrader.learners import TAMPERING
 
@@ -110,7 +111,7 @@ def test_test_cells_are_the_grader_checks_with_their_points(built, name, tmp_pat
     assert in_notebook == reported
     for cell in tests:
         check_name = cell.metadata["nbgrader"]["grade_id"].removeprefix("test_")
-        assert cell.source.endswith(f'from graders.notebook import check\ncheck("{name}", "{check_name}")')
+        assert cell.source.endswith(f'from graders.classroom.notebook import check\ncheck("{name}", "{check_name}")')
         # Named: its first line is the check's name and points, which the feedback index shows.
         assert cell.source.split("\n")[0] == f"# Check {check_name} ({in_notebook[check_name]:g} point{'s' if in_notebook[check_name] != 1 else ''})"
 
@@ -199,7 +200,7 @@ def test_config_keeps_nbgrader_autograde_steps_and_scores_from_outside_the_kerne
     from nbgrader.preprocessors import Execute, SaveAutoGrades
     from traitlets.utils.importstring import import_item
 
-    from graders.autograde import GradeModules, RestartingExecute, WriteVerdicts
+    from graders.classroom.autograde import GradeModules, RestartingExecute, WriteVerdicts
 
     ours = [import_item(name) for name in course.AUTOGRADE_PREPROCESSORS]
     assert RestartingExecute in ours and issubclass(RestartingExecute, Execute)
@@ -219,7 +220,7 @@ def test_config_loads_in_traitlets_and_sets_what_the_kernel_reads(built, monkeyp
     assert config.Execute.timeout == 120 and config.Execute.raise_on_iopub_timeout is False
     assert config.CourseDirectory.root == str(built)
     assert config.ClearSolutions.code_stub == {"python": "raise NotImplementedError"}
-    assert config.GenerateFeedback.exporter_class == "graders.autograde.FeedbackExporter"
+    assert config.GenerateFeedback.exporter_class == "graders.classroom.autograde.FeedbackExporter"
     assert os.environ[notebook.CELL_TIMEOUT_ENV] == "120" and os.environ[notebook.CALL_TIMEOUT_ENV] == "20"
 
 
@@ -273,7 +274,7 @@ def test_inconclusive_lists_students_to_grade_again(tmp_path, capsys):
     assert "nbgrader autograde a1 --student ann --force" in capsys.readouterr().out
 
 
-# --- graders.notebook.check, on real grader runs of exercise 01 (about 4 s each) ---------------------
+# --- graders.classroom.notebook.check, on real grader runs of exercise 01 (about 4 s each) ---------------------
 
 
 @pytest.fixture
@@ -389,7 +390,7 @@ def test_a_failed_check_shows_its_message_without_frames_in_ipython():
     assert not any("File " in line or "notebook.py" in line for line in lines)
 
 
-# --- autograde: the score comes from outside the kernel (graders.autograde) ---------------------------
+# --- autograde: the score comes from outside the kernel (graders.classroom.autograde) ---------------------------
 
 
 def learner_notebook(built: Path, stubs: bool, own_cells: tuple[str, ...] = ()) -> nbformat.NotebookNode:
@@ -410,7 +411,7 @@ def run_steps(nb, folder: Path, steps) -> dict[str, tuple[float, str]]:
     """Run nbgrader preprocessors like ``nbgrader autograde``; each test cell's (score, text of its outputs)."""
     from nbgrader.utils import determine_grade
 
-    from graders.autograde import is_test_cell
+    from graders.classroom.autograde import is_test_cell
 
     resources = {"metadata": {"path": str(folder)}}
     for step in steps:
@@ -424,7 +425,7 @@ def run_steps(nb, folder: Path, steps) -> dict[str, tuple[float, str]]:
 
 
 def kernel(timeout: int = 60):
-    from graders.autograde import RestartingExecute
+    from graders.classroom.autograde import RestartingExecute
 
     return RestartingExecute(timeout=timeout, kernel_name="python3")
 
@@ -442,15 +443,15 @@ def test_saved_files_are_the_writefile_cells_text_before_the_checks():
         nbformat.v4.new_code_cell("check()", metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "test_a"}}),
         nbformat.v4.new_code_cell("%%writefile cities.py\nafter = 'the checks'"),
     ]
-    from graders.autograde import saved_files
+    from graders.classroom.autograde import saved_files
 
     assert saved_files(nbformat.v4.new_notebook(cells=cells)) == {"cities.py": "x = 1\ny = 2\n", "helper.py": "z = 4\n"}
 
 
 def test_check_call_reads_only_a_plain_check_call():
-    from graders.autograde import check_call
+    from graders.classroom.autograde import check_call
 
-    assert check_call('# Check a (1 point)\nfrom graders.notebook import check\ncheck("01_functional", "a")') == ("01_functional", "a")
+    assert check_call('# Check a (1 point)\nfrom graders.classroom.notebook import check\ncheck("01_functional", "a")') == ("01_functional", "a")
     for source in ("check(EXERCISE, 'a')", "print('all good')", "check('x', 'a'); check('x', 'b')", "check('x', 'a', folder='.')", "def ("):
         assert check_call(source) is None
 
@@ -460,7 +461,7 @@ def test_in_autograde_the_kernel_does_not_grade_and_a_cell_left_so_scores_zero(m
     monkeypatch.setattr(notebook, "run_grader", lambda *a, **k: pytest.fail("the kernel graded during autograde"))
     with pytest.raises(notebook.GradedOutsideKernel, match="graded outside"):
         notebook.check(FAST, "lower_names")
-    from graders.autograde import WriteVerdicts
+    from graders.classroom.autograde import WriteVerdicts
 
     cell = nbformat.v4.new_code_cell("check()", metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "test_a", "points": 1}})
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="a: passed, 1 point.\n")]
@@ -486,7 +487,7 @@ def test_each_tampering_cell_forges_the_kernels_test_cells(built, tmp_path, tamp
 
 
 def test_autograde_scores_the_writefile_cells_whatever_the_learners_cells_did(built, tmp_path, monkeypatch):
-    from graders.autograde import GradeModules, WriteVerdicts
+    from graders.classroom.autograde import GradeModules, WriteVerdicts
 
     monkeypatch.delenv(notebook.SCORED_OUTSIDE_ENV, raising=False)
     monkeypatch.setenv(notebook.CELL_TIMEOUT_ENV, "120")
@@ -502,11 +503,11 @@ def test_autograde_scores_the_writefile_cells_whatever_the_learners_cells_did(bu
     own = [c for c in nb.cells if c.cell_type == "code" and c.source in TAMPERING.values()]
     assert len(own) == len(TAMPERING) and not [o for c in own for o in c.outputs if o.output_type == "error"]
     # The shadow package the kernel wrote is still in the folder: nothing of the grading read it.
-    assert (tmp_path / "graders" / "notebook.py").exists()
+    assert (tmp_path / "graders" / "classroom" / "notebook.py").exists()
 
 
 def test_autograde_gives_the_points_the_modules_earn_whatever_the_kernel_printed(built, tmp_path, monkeypatch):
-    from graders.autograde import GradeModules, WriteVerdicts
+    from graders.classroom.autograde import GradeModules, WriteVerdicts
 
     monkeypatch.setenv(notebook.CELL_TIMEOUT_ENV, "120")
     nb = learner_notebook(built, stubs=False)
@@ -520,7 +521,7 @@ def test_autograde_gives_the_points_the_modules_earn_whatever_the_kernel_printed
     assert "Graded 01_functional" in next(iter(scores.values()))[1]
 
 
-# --- the feedback page a learner reads (graders.autograde.FeedbackExporter) ---------------------------
+# --- the feedback page a learner reads (graders.classroom.autograde.FeedbackExporter) ---------------------------
 
 LONG_MESSAGE = (
     "cities_above: cities_above(<5 cities: Berlin, Auckland, London, Sheffield, Christchurch>, 1.0) returned "
@@ -547,8 +548,8 @@ def feedback_html(nb, exporter_class) -> str:
 
 def graded_notebook(built: Path, wrapped: bool = True) -> nbformat.NotebookNode:
     """Exercise 01 after WriteVerdicts, with the scores GetGrades would add: two checks failed, one with a long
-    message (as ``graders.notebook`` wraps it, or in one line as it used to be)."""
-    from graders.autograde import WriteVerdicts, is_test_cell
+    message (as ``graders.classroom.notebook`` wraps it, or in one line as it used to be)."""
+    from graders.classroom.autograde import WriteVerdicts, is_test_cell
 
     nb = learner_notebook(built, stubs=False)
     verdicts = {}
@@ -567,7 +568,7 @@ def graded_notebook(built: Path, wrapped: bool = True) -> nbformat.NotebookNode:
 def test_feedback_index_names_every_check_and_long_lines_wrap(built):
     from nbconvert.exporters import HTMLExporter
 
-    from graders.autograde import FeedbackExporter
+    from graders.classroom.autograde import FeedbackExporter
 
     nb = graded_notebook(built)
     page = feedback_html(nb, FeedbackExporter)
@@ -636,7 +637,7 @@ def what_chromium_shows(page: str, folder: Path, screenshot: Path | None = None)
 def test_feedback_page_in_chromium_shows_names_and_cuts_nothing_off(built, tmp_path):
     from nbconvert.exporters import HTMLExporter
 
-    from graders.autograde import FeedbackExporter
+    from graders.classroom.autograde import FeedbackExporter
 
     names = [c.name for c in course.grader_checks(catalog.exercises()[FAST])]
     shown = what_chromium_shows(feedback_html(graded_notebook(built), FeedbackExporter), tmp_path, screenshot=tmp_path / "feedback.png")

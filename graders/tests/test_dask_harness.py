@@ -20,17 +20,17 @@ import pandas as pd
 import psutil
 import pytest
 
-from graders import calls as c
-from graders.dask_harness import Gather, TaskRecorder, _watch_gathers
-from graders.executor_harness import collect_on
-from graders.loopback_http import ArchiveServer, Route
-from graders.processes import descendants
-from graders.runner import run_calls
+from graders.sandbox import calls as c
+from graders.harnesses.dask_calls import Gather, TaskRecorder, _watch_gathers
+from graders.harnesses.executor_calls import collect_on
+from graders.instruments.loopback_http import ArchiveServer, Route
+from graders.sandbox.processes import descendants
+from graders.sandbox.parent import run_calls
 from graders.tests.conftest import PROJECT
 
 pytest.importorskip("distributed", reason="exercise 05 needs the distributed extra: pip install -e .[distributed]")
 
-HARNESS = "graders.dask_harness:run_on_cluster"
+HARNESS = "graders.harnesses.dask_calls:run_on_cluster"
 ARCHIVES = [("/a/one.zip", b"first", 0.05), ("/a/two.zip", b"second", 0.05)]
 
 
@@ -136,7 +136,7 @@ def test_collect_harness_gives_the_learner_a_task_that_fails_for_the_chosen_item
 
 
 def test_harnesses_report_a_missing_function_with_the_functions_found():
-    from graders.executor_harness import download_all, summarise_all
+    from graders.harnesses.executor_calls import download_all, summarise_all
 
     def archive_name(url):
         return url
@@ -153,7 +153,7 @@ def test_harnesses_report_a_missing_function_with_the_functions_found():
 def test_executor_watch_records_size_count_and_shutdown():
     from concurrent.futures import ThreadPoolExecutor
 
-    from graders.executor_harness import ExecutorWatch
+    from graders.harnesses.executor_calls import ExecutorWatch
 
     before = ThreadPoolExecutor(1)
     with ExecutorWatch() as watch:
@@ -170,7 +170,7 @@ def test_executor_watch_records_size_count_and_shutdown():
 
 
 def test_collect_harness_counts_tasks_running_at_once_on_threads():
-    from graders.executor_harness import reference_collect
+    from graders.harnesses.executor_calls import reference_collect
 
     module = types.SimpleNamespace(collect=reference_collect, __file__=__file__)
     run = collect_on(module, "threads", [1, 2, 3, 4], workers=3, delays={1: 0.2, 2: 0.2, 3: 0.2, 4: 0.2})
@@ -320,7 +320,7 @@ def _running(proc: psutil.Process) -> bool:
 def test_dask_objects_returned_by_the_learner_are_refused_plainly():
     import dask
 
-    from graders.dask_harness import _plain
+    from graders.harnesses.dask_calls import _plain
 
     assert _plain([1, 2], "run_on_cluster").value == [1, 2]
     refused = _plain([dask.delayed(len)([1])], "run_on_cluster")

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from graders.calls import Call
-from graders.evidence import analyse, explain
-from graders.runner import run_calls
-from graders.tracing import TraceEvent
+from graders.sandbox.calls import Call
+from graders.grading.evidence import analyse, explain
+from graders.sandbox.parent import run_calls
+from graders.sandbox.trace_format import TraceEvent
 
 CALLER = 100
 
@@ -132,7 +132,7 @@ def test_the_channel_stamps_each_line_on_arrival_under_the_pid_of_its_sender(tmp
     import os
     import time
 
-    from graders.trace_channel import TraceChannel
+    from graders.sandbox.trace_channel import TraceChannel
 
     channel = TraceChannel.open(tmp_path / "trace.sock", rendezvous=1, wait_s=0.1)
     before = time.monotonic()
@@ -151,7 +151,7 @@ def test_the_channel_stamps_each_line_on_arrival_under_the_pid_of_its_sender(tmp
 
 
 def test_lines_in_another_format_are_not_evidence(tmp_path):
-    from graders.trace_channel import TraceChannel
+    from graders.sandbox.trace_channel import TraceChannel
 
     channel = TraceChannel.open(tmp_path / "trace.sock", rendezvous=1, wait_s=0.1)
     with _connect(channel.path) as sender:
@@ -166,7 +166,7 @@ def test_a_start_is_held_until_enough_processes_work_at_once(tmp_path):
     import multiprocessing
     import time
 
-    from graders.trace_channel import TraceChannel
+    from graders.sandbox.trace_channel import TraceChannel
 
     channel = TraceChannel.open(tmp_path / "trace.sock", rendezvous=2, wait_s=30)
     first = _connect(channel.path)
@@ -197,7 +197,7 @@ def _start_and_end(path):
 def test_the_wait_runs_out_once_then_no_start_is_held(tmp_path):
     import time
 
-    from graders.trace_channel import TraceChannel
+    from graders.sandbox.trace_channel import TraceChannel
 
     channel = TraceChannel.open(tmp_path / "trace.sock", rendezvous=2, wait_s=0.3)
     with _connect(channel.path) as sender:
@@ -289,7 +289,7 @@ def test_the_rendezvous_waits_for_as_many_workers_as_asked(tmp_path, pool, cause
 
 
 def test_the_tracing_names_what_learner_code_must_not_replace():
-    from graders import tracing
+    from graders.sandbox import tracing
 
     assert {"install", "_original", "_connection", "_exchange"} <= set(tracing.PROTECTED_NAMES)
     assert all(name in vars(tracing) for name in tracing.PROTECTED_NAMES)

@@ -41,7 +41,7 @@ def _traces_left() -> dict[str, set]:
     import glob
     import os
 
-    from graders import processes
+    from graders.sandbox import processes
 
     cgroups = {p for p in glob.glob("/sys/fs/cgroup/*/graders-*") + glob.glob("/sys/fs/cgroup/*/*/graders-*") if f"graders-{os.getpid()}-" in p}
     return {

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 import graders.given
-from graders import catalog
+from graders.grading import catalog
 from graders.tests.conftest import PROJECT
 
 COPIES = sorted(info.name for info in pkgutil.iter_modules(graders.given.__path__))

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from graders.http_mock import MockServer, Reply
+from graders.instruments.http_mock import MockServer, Reply
 
 URL = "https://images.example.test/gallery/photo-{}.jpg"
 LATENCY = 0.05
@@ -163,7 +163,7 @@ def test_the_grader_knows_httpx_default_timeout():
 
 
 def test_on_a_virtual_clock_latencies_and_timeouts_are_exact_loop_times():
-    from graders import virtual_clock
+    from graders.instruments import virtual_clock
 
     served = {URL.format(i): Reply(b"x", latency=latency) for i, latency in enumerate([0.3, 0.7, 0.2, 9.0])}
     with MockServer(served) as server, virtual_clock.virtual_loops():

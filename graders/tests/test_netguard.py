@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from graders.netguard import NetworkBlocked, offline
+from graders.instruments.netguard import NetworkBlocked, offline
 
 # TEST-NET-1 (RFC 5737): never routed, and the guard refuses it before any packet is sent anyway.
 DOCUMENTATION_ADDRESS = ("192.0.2.1", 80)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from graders import catalog
+from graders.grading import catalog
 from graders.tests.conftest import PROJECT, START_METHODS
 
 EXERCISES = sorted(catalog.exercises())
@@ -41,6 +41,6 @@ def test_untouched_stub_fails_every_check_cleanly(grade, exercise):
 
 
 def test_exercises_are_generated_from_solutions():
-    from graders import stubs
+    from graders.grading import stubs
 
-    assert stubs.main(["--root", str(PROJECT), "--check"]) == 0, "run: python -m graders.stubs"
+    assert stubs.main(["--root", str(PROJECT), "--check"]) == 0, "run: python -m graders.grading.stubs"

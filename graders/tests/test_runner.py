@@ -7,9 +7,9 @@ import time
 import psutil
 import pytest
 
-from graders import calls as c
-from graders.processes import descendants
-from graders.runner import run_calls
+from graders.sandbox import calls as c
+from graders.sandbox.processes import descendants
+from graders.sandbox.parent import run_calls
 
 LEARNER = '''
 import os, signal, subprocess, time

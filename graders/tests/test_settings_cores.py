@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from graders.settings import cgroup_cpu_quotas, usable_cores
+from graders.grading.settings import cgroup_cpu_quotas, usable_cores
 
 
 def _write(path: Path, text: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from graders import speed
+from graders.grading import speed
 
 
 def scripted(rounds):
@@ -63,13 +63,13 @@ class _Untimed:
 
 
 def _calls():
-    from graders.calls import Call
+    from graders.sandbox.calls import Call
 
     return {name: Call("build_words_parallel", ()) for name in ("serial", "learner", "reference")}
 
 
 def _parallel(**fields):
-    from graders.evidence import ParallelEvidence
+    from graders.grading.evidence import ParallelEvidence
 
     values = dict(calls=6, worker_pids=frozenset({11, 12}), calls_in_caller=0, max_processes_at_once=2)
     return ParallelEvidence(**{**values, **fields}), "build_word"
@@ -116,7 +116,7 @@ class _Scripted:
     def run(self, module, calls, **options):
         from types import SimpleNamespace
 
-        from graders.calls import Outcome
+        from graders.sandbox.calls import Outcome
 
         value = self.values[min(self.round, len(self.values) - 1)]
         self.round += 1
@@ -131,7 +131,7 @@ class _Scripted:
 
 
 def _labelled_calls():
-    from graders.calls import Call
+    from graders.sandbox.calls import Call
 
     return {name: Call("f", (), label=name) for name in ("serial", "learner", "reference")}
 

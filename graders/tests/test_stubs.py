@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from graders.stubs import make_stub, strip_markers
+from graders.grading.stubs import make_stub, strip_markers
 
 SOLUTION = '''def f(x):
     """Doc."""

@@ -6,7 +6,7 @@
 As root, the tests of ``test_unprivileged.py`` run the graders as the system user ``graders-learner``
 from its venv ``/var/tmp/graders-learner-venv`` (pyenv's interpreters under /root are out of its
 reach); as anyone else, as themselves. Either way a program of that same user holds 300 threads
-for the duration, as a browser or an IDE does. The machinery lives in ``graders.ordinary_user``,
+for the duration, as a browser or an IDE does. The machinery lives in ``graders.tests.ordinary_user``,
 which the benchmark uses too.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders.ordinary_user import (  # noqa: F401 - the tests' vocabulary
+from graders.tests.ordinary_user import (  # noqa: F401 - the tests' vocabulary
     BUSY_THREADS,
     PROJECT,
     SETUP_COMMAND,

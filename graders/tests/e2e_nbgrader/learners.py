@@ -54,17 +54,17 @@ def total_steps_parallel(numbers, processes):
 '''
 
 # Cells of a learner's own, run before the test cells, that make every test cell of a kernel pass
-# without grading anything: each changes what a test cell (``from graders.notebook import check;
+# without grading anything: each changes what a test cell (``from graders.classroom.notebook import check;
 # check(...)``) runs, in a different way. Each forges the kernel's output of the test cells (see
 # graders/tests/test_course.py); none may change a score. In this order, a notebook can hold them all
 # and each of its cells runs without an error.
 TAMPERING = {
     "rebinds_check": '''\
-import graders.notebook
-graders.notebook.check = lambda exercise, name, folder=None: print(f"{name}: passed, 1 point.")
+import graders.classroom.notebook
+graders.classroom.notebook.check = lambda exercise, name, folder=None: print(f"{name}: passed, 1 point.")
 ''',
     "poisons_the_result_cache": '''\
-import graders.notebook as grading
+import graders.classroom.notebook as grading
 
 class EveryCheckPassed(dict):
     def get(self, name, default=None):
@@ -78,8 +78,8 @@ grading._STATES = EveryStateKnown()
 ''',
     "forges_the_grader_subprocess": '''\
 import json, subprocess
-from graders import catalog
-from graders.course import grader_checks
+from graders.grading import catalog
+from graders.classroom.course import grader_checks
 
 class ForgedGrader:
     """Stands in for subprocess.Popen: writes a report where every check passed, runs nothing."""
@@ -102,16 +102,16 @@ subprocess.Popen = ForgedGrader
 ''',
     "replaces_the_module_in_sys_modules": '''\
 import sys, types
-forged = types.ModuleType("graders.notebook")
+forged = types.ModuleType("graders.classroom.notebook")
 forged.check = lambda exercise, name, folder=None: print(f"{name}: passed, 1 point.")
-sys.modules["graders.notebook"] = forged
+sys.modules["graders.classroom.notebook"] = forged
 ''',
     "hooks_builtins_import": '''\
 import builtins, types
 forged = types.SimpleNamespace(check=lambda exercise, name, folder=None: print(f"{name}: passed, 1 point."))
 
 def forging_import(name, globals=None, locals=None, fromlist=(), level=0, real_import=builtins.__import__, forged=forged):
-    if name == "graders.notebook":
+    if name == "graders.classroom.notebook":
         return forged
     return real_import(name, globals, locals, fromlist, level)
 
@@ -120,9 +120,11 @@ builtins.__import__ = forging_import
     "shadows_the_package_in_its_folder": '''\
 import os, sys
 os.makedirs("graders", exist_ok=True)
-with open(os.path.join("graders", "__init__.py"), "w") as handle:
-    handle.write("")
-with open(os.path.join("graders", "notebook.py"), "w") as handle:
+os.makedirs(os.path.join("graders", "classroom"), exist_ok=True)
+for package in ("graders", os.path.join("graders", "classroom")):
+    with open(os.path.join(package, "__init__.py"), "w") as handle:
+        handle.write("")
+with open(os.path.join("graders", "classroom", "notebook.py"), "w") as handle:
     handle.write("def check(exercise, name, folder=None):\\n    print(name + ': passed, 1 point.')\\n")
 for module in [m for m in sys.modules if m == "graders" or m.startswith("graders.")]:
     del sys.modules[module]

@@ -1,7 +1,7 @@
 """End to end through the real nbgrader: build the course, release it, autograde learners, read the gradebook.
 
 What an instructor does, command for command (see README, "In a classroom with nbgrader"):
-``python -m graders.course build``, ``nbgrader generate_assignment``, submissions in
+``python -m graders.classroom.course build``, ``nbgrader generate_assignment``, submissions in
 ``submitted/<student>/<assignment>/``, ``nbgrader autograde``, ``nbgrader export``,
 ``nbgrader generate_feedback``. The learners (learners.py) hand in the reference solution, the untouched
 release, wrong solutions, an endless loop, a pool never closed, a module that does not import, a
@@ -14,7 +14,7 @@ under the start method it names (fork, spawn or forkserver), by a separate ``nbg
 Every exercise is autograded: 01 and 02 with the whole cast of learners, 03-05 with the reference
 solution only, to keep the run to a few minutes. Timeouts are shortened for the test (cell 90 s, graded call 10 s); the defaults are 300 s
 and 30 s. A submission with a speed check that stayed inconclusive is graded again once, as the README
-tells instructors to (``python -m graders.course inconclusive``).
+tells instructors to (``python -m graders.classroom.course inconclusive``).
 
 Speed verdicts on a busy machine are the graders' own business (graders/tests); here a speed check of
 correct code may lose its points only with the grader's own speed verdict (INCONCLUSIVE or too slow)
@@ -37,11 +37,11 @@ import nbformat
 import psutil
 import pytest
 
-from graders import catalog
-from graders.course import build, grader_checks, inconclusive, solution_notebook
-from graders.notebook import INCONCLUSIVE
-from graders.settings import START_METHOD_ENV
-from graders.stubs import make_stub
+from graders.grading import catalog
+from graders.classroom.course import build, grader_checks, inconclusive, solution_notebook
+from graders.classroom.notebook import INCONCLUSIVE
+from graders.grading.settings import START_METHOD_ENV
+from graders.grading.stubs import make_stub
 from graders.tests.conftest import nbgrader_environment
 
 from .learners import ALL, LEARNERS, Learner
@@ -215,7 +215,7 @@ def test_tampering_in_the_kernel_changes_no_score(course):
     on mallory's serial code, graded outside the kernel, and the score is what that code earns."""
     learner = next(l for l in LEARNERS if l.student == "mallory")
     folder = course.root / "autograded" / learner.student / learner.exercise
-    assert (folder / "graders" / "notebook.py").exists()  # the tampering cells did run in the kernel
+    assert (folder / "graders" / "classroom" / "notebook.py").exists()  # the tampering cells did run in the kernel
     errors = cell_errors(course, learner)
     assert set(errors) == set(learner.fails)
     for name in learner.fails:
@@ -273,7 +273,7 @@ def test_feedback_shows_the_learner_messages_and_no_grader_code(course):
         plain = html.unescape(re.sub(r"<[^>]+>", "", text))
         shown = [line for line in grader_lines if line in plain]
         assert not shown, (learner.student, shown[:3])
-        # The learner sees the grader's message, not its frames (graders/notebook.py, graders/suite).
+        # The learner sees the grader's message, not its frames (graders/classroom/notebook.py, graders/suite).
         assert "graders/" not in plain and "Traceback (most recent call last)" not in plain
         if learner.fails == ALL:
             assert "not written yet" in " ".join(plain.split()) and "Hint:" in plain

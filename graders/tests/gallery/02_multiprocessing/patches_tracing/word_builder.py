@@ -6,7 +6,7 @@ def build_words_parallel(seeds, length, processes):
 
     # The grader's tracing module is already loaded in the sandbox: make its traced calls report
     # nothing and run the learner's function untraced, hoping the grader then counts nothing wrong.
-    tracing = sys.modules["graders.tracing"]
+    tracing = sys.modules["graders.sandbox.tracing"]
     tracing._original = lambda module, function: build_words_loop.__globals__["_plain_" + function]
     tracing._connection = lambda spec: None
     with Pool(1) as pool:

@@ -1,0 +1,117 @@
+"""Failure messages in the learner's terms: what was called, what came back, what was expected."""
+from __future__ import annotations
+
+import reprlib
+from typing import NoReturn
+
+import pytest
+
+from graders.sandbox import calls as c
+
+_short = reprlib.Repr()
+_short.maxstring = 60
+_short.maxother = 60
+_short.maxlist = 6
+_short.maxdict = 6
+
+
+def show(value) -> str:
+    """A short repr for messages: long lists and strings are elided."""
+    return _short.repr(value)
+
+
+class CheckFailed(pytest.fail.Exception):
+    """A check's failure, with the cause that was observed: the plugin picks the hint by it."""
+
+    def __init__(self, message: str, cause: str | None = None):
+        super().__init__(message, pytrace=False)
+        self.cause = cause
+
+
+def fail(message: str, cause: str | None = None) -> NoReturn:
+    """Fail the current check with ``message`` only, no traceback.
+
+    ``cause`` names what was observed (a sandbox outcome status, or a name the exercise's catalogue
+    entry gives a hint for under ``causes``): the hint shown is the one for that cause, so a crash is
+    never answered with advice about the topic the check is named after.
+    """
+    raise CheckFailed(message, cause)
+
+
+def check(condition: bool, message: str, cause: str | None = None) -> None:
+    if not condition:
+        fail(message, cause)
+
+
+def outcome_problem(outcome: c.Outcome, call: str, module: str) -> str | None:
+    """One sentence on why ``outcome`` has no usable value, or None when it has one."""
+    where = f" ({outcome.where})" if outcome.where else ""
+    status = outcome.status
+    if status == "ok":
+        return None
+    if status == c.MISSING_MODULE:
+        return f"the file {module}.py was not found (looked for {outcome.error})"
+    if status == c.IMPORT_ERROR:
+        return f"{module}.py could not be imported: {outcome.error}{where}"
+    if status == c.MISSING_FUNCTION:
+        name = call.split("(")[0]
+        found = outcome.error or "none"
+        return (
+            f"{module}.py has no function named {name} (functions found: {found}); "
+            "keep the name given in the exercise"
+        )
+    if status == c.NOT_IMPLEMENTED:
+        return f"{call} is not written yet: it raises NotImplementedError{where}; replace the TODO with your code"
+    if status == c.UNPICKLABLE:
+        return (
+            f"{call} handed the pool something that cannot be sent to a worker process ({outcome.error}){where}. "
+            "Workers receive functions by name: a lambda or a function defined inside another function "
+            "cannot be sent; define the task function at module level"
+        )
+    if status == c.WORKER_ERROR:
+        return f"a worker process raised {outcome.error}{where} while running {call}"
+    if status == c.BROKEN_POOL:
+        return f"a worker process died abruptly while running {call} ({outcome.error}){where}"
+    if status == c.ERROR:
+        return f"{call} raised {outcome.error}{where}"
+    if status == c.LAZY_RETURN:
+        return (
+            f"{call} returned a {outcome.error} object: a lazy iterator, whose values are computed only when "
+            "something loops over it; return the values themselves, e.g. list(...) around it"
+        )
+    if status == c.BAD_RETURN:
+        return f"{call} returned a value the grader could not receive ({outcome.error}); return plain data"
+    if status == c.TIMEOUT:
+        return (
+            f"{call} did not finish within {outcome.error} s and was stopped, with every process it "
+            "started: look for an endless loop, a pool that is never closed, or workers waiting on "
+            "each other"
+        )
+    if status == c.CRASHED:
+        return f"the process running {call} died before it returned ({outcome.error})"
+    if status == c.TAMPERED:
+        return (
+            f"{call} replaced objects the grader relies on to measure it ({outcome.error}); "
+            "results obtained that way cannot be graded"
+        )
+    if status == c.WROTE_OUTSIDE:
+        return (
+            f"{call} wrote outside the folders graded code may write to: it changed {outcome.error}{where}; "
+            "graded code may write only in its working folder, the temporary folder or its home"
+        )
+    if status == c.NOT_RUN:
+        return f"{call} was not run because an earlier call in the same check failed"
+    return f"{call}: {status} {outcome.error}"
+
+
+def value_of(outcome: c.Outcome, call: str, module: str):
+    """The outcome's value, or fail the check with the reason it has none."""
+    problem = outcome_problem(outcome, call, module)
+    if problem:
+        fail(problem, cause=outcome.status)
+    return outcome.value
+
+
+def mismatch(call: str, got, expected, detail: str = "") -> str:
+    extra = f" ({detail})" if detail else ""
+    return f"called {call}, got {show(got)}, expected {show(expected)}{extra}"
