@@ -50,12 +50,12 @@ def outcome_problem(outcome: c.Outcome, call: str, module: str) -> str | None:
     if status == "ok":
         return None
     if status == c.MISSING_MODULE:
-        return f"the file {module}.py was not found (looked for {outcome.error})"
+        return f"the file {module}.py was not found (looked for {outcome.missing})"
     if status == c.IMPORT_ERROR:
         return f"{module}.py could not be imported: {outcome.error}{where}"
     if status == c.MISSING_FUNCTION:
-        name = call.split("(")[0]
-        found = outcome.error or "none"
+        name = outcome.missing or call.split("(")[0]
+        found = ", ".join(outcome.found) or "none"
         return (
             f"{module}.py has no function named {name} (functions found: {found}); "
             "keep the name given in the exercise"
@@ -76,14 +76,14 @@ def outcome_problem(outcome: c.Outcome, call: str, module: str) -> str | None:
         return f"{call} raised {outcome.error}{where}"
     if status == c.LAZY_RETURN:
         return (
-            f"{call} returned a {outcome.error} object: a lazy iterator, whose values are computed only when "
+            f"{call} returned a {outcome.returned} object: a lazy iterator, whose values are computed only when "
             "something loops over it; return the values themselves, e.g. list(...) around it"
         )
     if status == c.BAD_RETURN:
         return f"{call} returned a value the grader could not receive ({outcome.error}); return plain data"
     if status == c.TIMEOUT:
         return (
-            f"{call} did not finish within {outcome.error} s and was stopped, with every process it "
+            f"{call} did not finish within {outcome.deadline_s:g} s{f' ({outcome.error})' if outcome.error else ''} and was stopped, with every process it "
             "started: look for an endless loop, a pool that is never closed, or workers waiting on "
             "each other"
         )
@@ -96,7 +96,7 @@ def outcome_problem(outcome: c.Outcome, call: str, module: str) -> str | None:
         )
     if status == c.WROTE_OUTSIDE:
         return (
-            f"{call} wrote outside the folders graded code may write to: it changed {outcome.error}{where}; "
+            f"{call} wrote outside the folders graded code may write to: it changed {outcome.place}{where}; "
             "graded code may write only in its working folder, the temporary folder or its home"
         )
     if status == c.NOT_RUN:

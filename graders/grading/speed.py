@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Callable
 import pytest
 
 from graders.grading.feedback import fail
+from graders.harnesses.reference import warm_up
 
 if TYPE_CHECKING:
     from graders.grading.evidence import ParallelEvidence
 
 MIN_ROUNDS = 2
-WARM_UP = "graders.harnesses.reference:warm_up"
 
 
 @dataclass
@@ -211,9 +211,9 @@ def check(
 
     def run_round(index: int, with_reference: bool) -> tuple[float, float, float | None]:
         order = rotated([name for name in calls if with_reference or name != "reference"], index)
-        warm_up = Call(WARM_UP, (cores,), label="the grader's warm-up pool")
-        run = target.run(module, [warm_up] + [calls[name] for name in order], **run_options)
-        value_of(run.outcomes[0], warm_up.describe(), module)
+        warming = Call(warm_up, (cores,), label="the grader's warm-up pool")
+        run = target.run(module, [warming] + [calls[name] for name in order], **run_options)
+        value_of(run.outcomes[0], warming.describe(), module)
         outcomes = dict(zip(order, run.outcomes[1:]))
         # The learner's outcome first: when it crashed, that is what the learner is told.
         names = ["learner"] + [name for name in order if name != "learner"]

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import time
 from dataclasses import dataclass, field
 
 from graders.instruments import virtual_clock
 from graders.instruments.frames import learner_location, loop_running_here
-from graders.sandbox.calls import MISSING_FUNCTION, Outcome
+from graders.sandbox import learner
+from graders.sandbox.calls import Outcome
 from graders.given import ex03
-from graders.sandbox.child import classify
 
 # RuntimeError texts of running an event loop inside a running one, in every supported Python.
 NESTED_LOOP_ERRORS = (
@@ -136,9 +135,10 @@ def count_together_clocked(module, sleeps: dict[str, float]) -> ClockedRun:
 
     The module's ``count`` is the grader's own copy (graders.given.ex03) for the call.
     """
-    if not callable(getattr(module, "count_together", None)):
-        return ClockedRun(Outcome(MISSING_FUNCTION, error=", ".join(_public_functions(module))))
-    folder = os.path.dirname(os.path.abspath(module.__file__))
+    absent = learner.missing_function(module, "count_together")
+    if absent is not None:
+        return ClockedRun(absent)
+    folder = learner.folder_of(module)
     module.count = ex03.count
     log = _StampedLog()
 
@@ -148,16 +148,11 @@ def count_together_clocked(module, sleeps: dict[str, float]) -> ClockedRun:
 
     started = time.monotonic()
     with RunWatch(folder, modules=[module]) as watch:
-        try:
-            value, loop_seconds = virtual_clock.run(cell)
-            outcome = Outcome("ok", value=value)
-        except BaseException as exc:  # noqa: BLE001 - reported to the learner
-            outcome, loop_seconds = classify(exc, folder), 0.0
+        clocked = learner.call(lambda: virtual_clock.run(cell), folder)
+    outcome, loop_seconds = clocked, 0.0
+    if clocked.ok:
+        value, loop_seconds = clocked.value
+        outcome = Outcome(clocked.status, value=value)
     return ClockedRun(outcome, list(zip(log, log.times)), loop_seconds, time.monotonic() - started, watch.misuse)
 
 
-def _public_functions(module) -> list[str]:
-    return sorted(
-        name for name, value in vars(module).items()
-        if callable(value) and not name.startswith("_") and getattr(value, "__module__", None) == module.__name__
-    )

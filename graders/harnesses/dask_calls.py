@@ -30,7 +30,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from graders.sandbox.calls import BAD_RETURN, NOT_RUN, Outcome
-from graders.harnesses.executor_calls import missing_function
+from graders.sandbox import learner
 from graders.instruments.loopback_http import ArchiveServer, Request, Route
 from graders.instruments.netguard import NetGuard
 
@@ -208,13 +208,13 @@ def run_on_cluster(
     ``archives`` are (path, data, latency): each is served at http://127.0.0.1:PORT/path after its
     latency, and the URLs are passed in that order.
     """
-    absent = missing_function(module, function)
+    absent = learner.missing_function(module, function)
     if absent is not None:
         return ClusterRun(absent)
     import dask
     from distributed import Client
 
-    folder = os.path.dirname(os.path.abspath(module.__file__))
+    folder = learner.folder_of(module)
     routes = {path: Route(data, latency=latency) for path, data, latency in archives}
     run = ClusterRun(Outcome(NOT_RUN))
     gathers: list[Gather] = []
@@ -238,13 +238,7 @@ def run_on_cluster(
         )
         with NetGuard() as guard:
             started = time.monotonic()
-            try:
-                value = getattr(module, function)(list(run.urls))
-                run.outcome = _plain(value, function)
-            except BaseException as exc:  # noqa: BLE001 - whatever the learner's code raised is reported
-                from graders.sandbox.child import classify
-
-                run.outcome = classify(exc, folder)
+            run.outcome = _plain(learner.call(lambda: getattr(module, function)(list(run.urls)), folder), function)
             run.call_s = time.monotonic() - started
         run.network = list(guard.attempts)
         deadline = time.monotonic() + CLIENT_CLOSE_GRACE_S
@@ -261,17 +255,11 @@ def run_on_cluster(
     return run
 
 
-def _plain(value, function: str) -> Outcome:
-    """The learner's value, unless it still holds Dask objects (futures, delayed), which only mean something on the cluster.
-
-    A lazy iterator is reported as the sandbox reports one (LAZY_RETURN).
-    """
-    import collections.abc
-
-    from graders.sandbox.calls import LAZY_RETURN
-
-    if isinstance(value, collections.abc.Iterator):
-        return Outcome(LAZY_RETURN, error=type(value).__name__)
+def _plain(outcome: Outcome, function: str) -> Outcome:
+    """The learner's outcome, unless its value still holds Dask objects (futures, delayed), which only mean something on the cluster."""
+    if not outcome.ok:
+        return outcome
+    value = outcome.value
     inside = list(value.values()) if isinstance(value, dict) else list(value) if isinstance(value, (list, tuple)) else []
     lazy = [type(v).__name__ for v in [value, *inside[:100]] if type(v).__module__.split(".")[0] in ("dask", "distributed")]
     if lazy:
@@ -279,7 +267,7 @@ def _plain(value, function: str) -> Outcome:
             BAD_RETURN,
             error=f"{function} returned Dask objects ({lazy[0]}): gather or compute them and return the data itself",
         )
-    return Outcome("ok", value=value)
+    return outcome
 
 
 def _close_clients(client_class) -> None:

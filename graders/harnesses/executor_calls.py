@@ -16,9 +16,7 @@ deadline, as for any call.
 """
 from __future__ import annotations
 
-import collections.abc
 import functools
-import inspect
 import os
 import tempfile
 import threading
@@ -26,7 +24,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from graders.sandbox.calls import LAZY_RETURN, MISSING_FUNCTION, Outcome
+from graders.sandbox import learner
+from graders.sandbox.calls import Outcome
 from graders.given.ex05 import describe_failure
 from graders.instruments.loopback_http import ArchiveServer, Route
 from graders.instruments.netguard import NetGuard
@@ -36,38 +35,6 @@ DEFAULT_DELAY_S = 0.02
 
 
 # Reporting the learner's call the way the sandbox does -------------------------------------------
-
-
-def functions_found(module) -> str:
-    """The module's public functions, comma-separated: what a MISSING_FUNCTION outcome carries."""
-    name = getattr(module, "__name__", None)
-    return ", ".join(
-        sorted(
-            attribute
-            for attribute, value in vars(module).items()
-            if inspect.isfunction(value) and not attribute.startswith("_") and (name is None or value.__module__ == name)
-        )
-    )
-
-
-def missing_function(module, function: str) -> Outcome | None:
-    """MISSING_FUNCTION, as the sandbox reports it, when ``module`` has no callable ``function``."""
-    if callable(getattr(module, function, None)):
-        return None
-    return Outcome(MISSING_FUNCTION, error=functions_found(module))
-
-
-def call_learner(module, thunk) -> Outcome:
-    """Run ``thunk`` (a call of the learner's code) and report its end like the sandbox reports a call."""
-    try:
-        value = thunk()
-    except BaseException as exc:  # noqa: BLE001 - whatever the learner's code raised is reported
-        from graders.sandbox.child import classify
-
-        return classify(exc, os.path.dirname(os.path.abspath(module.__file__)))
-    if isinstance(value, collections.abc.Iterator):
-        return Outcome(LAZY_RETURN, error=type(value).__name__)
-    return Outcome("ok", value=value)
 
 
 # The executors the learner's code creates ------------------------------------------------------------
@@ -171,7 +138,7 @@ def collect_on(
     at the first exception has results still to come, and (the delays being unsorted) the tasks
     complete in another order than they were submitted.
     """
-    absent = missing_function(module, "collect")
+    absent = learner.missing_function(module, "collect")
     if absent is not None:
         return CollectRun(absent, executor)
     items = list(items)
@@ -179,7 +146,7 @@ def collect_on(
     with _running_lock:
         _running.update(now=0, peak=0)
     with EXECUTORS[executor](workers) as pool:
-        outcome = call_learner(module, lambda: module.collect(pool, task, list(items)))
+        outcome = learner.call(lambda: module.collect(pool, task, list(items)), learner.folder_of(module))
     peak = _running["peak"] if executor == "threads" else 0
     return CollectRun(outcome, executor, peak)
 
@@ -236,7 +203,7 @@ def download_all(
     ``missing`` are (position, path): paths the server answers with 404, inserted at those positions
     of the URL list. The learner's download_all runs with the grader's collect.
     """
-    absent = missing_function(module, "download_all")
+    absent = learner.missing_function(module, "download_all")
     if absent is not None:
         return DownloadRun(absent)
     routes = {path: Route(data, latency=latency) for path, data, latency in archives}
@@ -246,7 +213,7 @@ def download_all(
         for position, path in sorted(missing):
             urls.insert(min(len(urls), position), server.url(path))
         with _GradersCollect(module), ExecutorWatch() as watch:
-            outcome = call_learner(module, lambda: module.download_all(list(urls), folder, workers))
+            outcome = learner.call(lambda: module.download_all(list(urls), folder, workers), learner.folder_of(module))
             executors = watch.records()
     files = {}
     if outcome.ok and isinstance(outcome.value, tuple) and len(outcome.value) == 2 and isinstance(outcome.value[0], dict):
@@ -271,7 +238,7 @@ def summarise_all(module, archives: list[tuple[str, bytes]], workers: int) -> Su
 
     The learner's summarise_all runs with the grader's collect.
     """
-    absent = missing_function(module, "summarise_all")
+    absent = learner.missing_function(module, "summarise_all")
     if absent is not None:
         return SummariseRun(absent)
     folder = tempfile.mkdtemp(prefix="archives-", dir=os.getcwd())
@@ -282,6 +249,6 @@ def summarise_all(module, archives: list[tuple[str, bytes]], workers: int) -> Su
             handle.write(data)
         paths.append(path)
     with _GradersCollect(module), ExecutorWatch() as watch:
-        outcome = call_learner(module, lambda: module.summarise_all(list(paths), workers))
+        outcome = learner.call(lambda: module.summarise_all(list(paths), workers), learner.folder_of(module))
         executors = watch.records()
     return SummariseRun(outcome, paths, executors)

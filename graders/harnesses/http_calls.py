@@ -20,7 +20,6 @@ import hashlib
 import os
 import tempfile
 import time
-import traceback
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +29,10 @@ import httpx
 from graders.harnesses import asyncio_calls
 from graders.instruments import virtual_clock
 from graders.instruments.blocking import BlockingCall, BlockingMonitor
-from graders.sandbox.calls import MISSING_FUNCTION, Outcome
+from graders.sandbox import learner
+from graders.sandbox.calls import Outcome
 from graders.instruments.http_mock import Exchange, MockServer, Reply
 from graders.instruments.netguard import NetGuard
-from graders.sandbox.child import classify
 
 STYLES = {"script": asyncio_calls.call_as_script, "notebook": asyncio_calls.call_in_notebook}
 
@@ -78,9 +77,10 @@ def serve_and_call(
     module, function: str, replies: dict[str, Reply], args=(), kwargs=None, style="script", clock="real"
 ) -> ServedRun:
     """Call ``module.function(*args, **kwargs)`` while ``replies`` are served."""
-    folder = os.path.dirname(os.path.abspath(module.__file__))
-    if not callable(getattr(module, function, None)):
-        return ServedRun(Outcome(MISSING_FUNCTION, error=", ".join(_functions_of(module))))
+    folder = learner.folder_of(module)
+    absent = learner.missing_function(module, function)
+    if absent is not None:
+        return ServedRun(absent)
     with ExitStack() as stack:
         guard = stack.enter_context(NetGuard())
         server = stack.enter_context(MockServer(replies, learner_folder=folder))
@@ -91,10 +91,9 @@ def serve_and_call(
         started = time.monotonic()
         raised, errors, group = "", [], False
         try:
-            value = STYLES[style](getattr(module, function), *args, **(kwargs or {}))
-            outcome = Outcome("ok", value=value)
+            outcome = Outcome("ok", value=STYLES[style](getattr(module, function), *args, **(kwargs or {})))
         except BaseException as exc:  # noqa: BLE001 - whatever the learner's code raised is reported
-            outcome = classify(exc, folder)
+            outcome = learner.classify(exc, folder)
             raised = f"{type(exc).__name__}: {exc}"
             errors, group = raised_errors(exc, folder), _is_group(exc)
         seconds = time.monotonic() - started
@@ -142,21 +141,11 @@ def raised_errors(exc: BaseException, folder: str) -> list[RaisedError]:
         RaisedError(
             type=type(exc).__name__,
             message=text[0] if text else "",
-            where=_learner_frame(exc, folder),
+            where=learner.where(exc, folder),
             http_error=isinstance(exc, httpx.HTTPError),
             timeout=isinstance(exc, (TimeoutError, asyncio.TimeoutError)),
         )
     ]
 
 
-def _learner_frame(exc: BaseException, folder: str) -> str:
-    folder = os.path.realpath(folder)
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.dirname(os.path.realpath(f.filename)) == folder]
-    return f"{os.path.basename(frames[-1].filename)}, line {frames[-1].lineno}" if frames else ""
 
-
-def _functions_of(module) -> list[str]:
-    return sorted(
-        name for name, value in vars(module).items()
-        if callable(value) and not name.startswith("_") and getattr(value, "__module__", None) == module.__name__
-    )

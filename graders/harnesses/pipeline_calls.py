@@ -21,12 +21,11 @@ import functools
 import inspect
 import os
 import pickle
-import traceback
 from dataclasses import dataclass, field
 
 import httpx
 
-from graders.sandbox import tracing
+from graders.sandbox import learner, tracing
 from graders.sandbox.calls import BROKEN_POOL, UNPICKLABLE, Outcome
 from graders.harnesses.http_calls import ServedRun, serve_and_call
 from graders.instruments.http_mock import Reply
@@ -233,9 +232,9 @@ def _pool_outcome(exc: BaseException, folder: str) -> Outcome | None:
     """The outcome for a pool that could not take a task or lost a worker, wherever it is in ``exc``."""
     for inner in _everything_in(exc):
         if _is_pickling_error(inner):
-            return Outcome(UNPICKLABLE, error=_one_line(inner), where=_learner_frame(inner, folder) or _learner_frame(exc, folder))
+            return Outcome(UNPICKLABLE, error=learner.one_line(inner), where=learner.where(inner, folder) or learner.where(exc, folder))
         if type(inner).__name__ == "BrokenProcessPool":
-            return Outcome(BROKEN_POOL, error=_one_line(inner), where=_learner_frame(exc, folder))
+            return Outcome(BROKEN_POOL, error=learner.one_line(inner), where=learner.where(exc, folder))
     return None
 
 
@@ -260,18 +259,3 @@ def _is_pickling_error(exc: BaseException) -> bool:
     return isinstance(exc, (AttributeError, TypeError)) and (
         "pickle" in text.lower() or "Can't get local object" in text
     )
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
-
-
-def _learner_frame(exc: BaseException, folder: str) -> str:
-    """"file.py, line N" of the last frame of ``exc``'s traceback in the learner's folder, or ""."""
-    folder = os.path.realpath(folder)
-    frames = [
-        frame for frame in traceback.extract_tb(exc.__traceback__)
-        if os.path.dirname(os.path.realpath(frame.filename)) == folder
-    ]
-    return f"{os.path.basename(frames[-1].filename)}, line {frames[-1].lineno}" if frames else ""

@@ -10,7 +10,6 @@ An event-loop lag monitor would miss short blocking writes; wrapping the calls t
 """
 from __future__ import annotations
 
-import asyncio
 import builtins
 import io
 import os

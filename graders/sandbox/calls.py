@@ -5,22 +5,31 @@ Shared by both sides of the sandbox, so it imports nothing heavy.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-# A function name that contains ":" names a grader-owned helper ("package.module:function"), which is
-# called with the learner's module as its first argument; any other name is looked up in that module.
-HELPER_SEPARATOR = ":"
+from enum import Enum
+from typing import Any, Callable
 
 
 @dataclass
 class Call:
-    function: str
+    """One call the sandbox makes: the learner's function by name, or a grader helper by object.
+
+    A helper (a module-level function of graders.harnesses) is called with the learner's module first,
+    then ``args``; it travels to the sandbox by reference, so a rename fails where the grader names it.
+    """
+
+    function: str | Callable
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     label: str = ""
 
+    @property
+    def is_helper(self) -> bool:
+        return callable(self.function)
+
     def describe(self) -> str:
-        return self.label or f"{self.function}(...)"
+        if self.label:
+            return self.label
+        return f"{getattr(self.function, '__name__', self.function)}(...)"
 
 
 @dataclass
@@ -35,40 +44,83 @@ class Request:
     confinement: Any = None  # graders.sandbox.confine.Confinement, applied by the sandbox to itself first
 
 
+class Status(str, Enum):
+    """How a call ended: OK, or what went wrong (each has its hint in STATUS_HINTS)."""
+
+    OK = "ok"
+    MISSING_MODULE = "missing_module"
+    IMPORT_ERROR = "import_error"
+    MISSING_FUNCTION = "missing_function"
+    NOT_IMPLEMENTED = "not_implemented"
+    UNPICKLABLE = "unpicklable"
+    WORKER_ERROR = "worker_error"
+    BROKEN_POOL = "broken_pool"
+    ERROR = "error"
+    BAD_RETURN = "bad_return"
+    # A map, filter, generator...: an iterator whose values were never computed.
+    LAZY_RETURN = "lazy_return"
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+    NOT_RUN = "not_run"
+    TAMPERED = "tampered"
+    WROTE_OUTSIDE = "wrote_outside"
+
+    # Read as the plain word in messages and reports, on every Python version.
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
 @dataclass
 class Outcome:
-    """One call's result. ``status`` is "ok" or the name of what went wrong."""
+    """One call's result: its status, and each thing known about it in a field of its own."""
 
-    status: str
+    status: Status
     value: Any = None
+    # The exception, on one line ("ValueError: bad input"), or why the value could not be sent back;
+    # for CRASHED how the process ended, for TAMPERED the objects that were replaced.
     error: str = ""
+    # The type of the exception the learner's code raised ("ZeroDivisionError"), when it raised one.
+    raised: str = ""
+    # Where in the learner's files it happened: "module.py, line N".
     where: str = ""
+    # MISSING_MODULE: the file looked for; MISSING_FUNCTION: the function's name.
+    missing: str = ""
+    # MISSING_FUNCTION: the public functions the module does have.
+    found: list[str] = field(default_factory=list)
+    # LAZY_RETURN: the kind of iterator returned ("map", "generator"...).
+    returned: str = ""
+    # WROTE_OUTSIDE: the place written to, named for the learner.
+    place: str = ""
+    # TIMEOUT: the deadline that ran out, in seconds.
+    deadline_s: float | None = None
     args_after: tuple | None = None
     leftovers: list[str] = field(default_factory=list)
     seconds: float | None = None
 
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status is Status.OK
 
 
-# The statuses an outcome can have, beyond "ok".
-MISSING_MODULE = "missing_module"
-IMPORT_ERROR = "import_error"
-MISSING_FUNCTION = "missing_function"
-NOT_IMPLEMENTED = "not_implemented"
-UNPICKLABLE = "unpicklable"
-WORKER_ERROR = "worker_error"
-BROKEN_POOL = "broken_pool"
-ERROR = "error"
-BAD_RETURN = "bad_return"
-# A map, filter, generator...: an iterator whose values were never computed.
-LAZY_RETURN = "lazy_return"
-TIMEOUT = "timeout"
-CRASHED = "crashed"
-NOT_RUN = "not_run"
-TAMPERED = "tampered"
-WROTE_OUTSIDE = "wrote_outside"
+OK = Status.OK
+MISSING_MODULE = Status.MISSING_MODULE
+IMPORT_ERROR = Status.IMPORT_ERROR
+MISSING_FUNCTION = Status.MISSING_FUNCTION
+NOT_IMPLEMENTED = Status.NOT_IMPLEMENTED
+UNPICKLABLE = Status.UNPICKLABLE
+WORKER_ERROR = Status.WORKER_ERROR
+BROKEN_POOL = Status.BROKEN_POOL
+ERROR = Status.ERROR
+BAD_RETURN = Status.BAD_RETURN
+LAZY_RETURN = Status.LAZY_RETURN
+TIMEOUT = Status.TIMEOUT
+CRASHED = Status.CRASHED
+NOT_RUN = Status.NOT_RUN
+TAMPERED = Status.TAMPERED
+WROTE_OUTSIDE = Status.WROTE_OUTSIDE
 
 # The hint for a check that failed because of how the learner's call ended, whatever the check is
 # about: a crash or a missing function is answered with what to do about it, not with advice on the

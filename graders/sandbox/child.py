@@ -59,7 +59,7 @@ if __name__ == "__mp_main__" and os.environ.get(ALLOWED_ENV):
 
 
 def main(argv: list[str]) -> None:
-    import collections.abc
+    import functools
     import gc
     import importlib
     import multiprocessing
@@ -67,7 +67,7 @@ def main(argv: list[str]) -> None:
     import warnings
 
     from graders.sandbox import calls as c
-    from graders.sandbox import codec, confine
+    from graders.sandbox import codec, confine, learner
     from graders.sandbox.protocol import write_frame
 
     request_path, control_fd, ack_fd = argv[1], int(argv[2]), int(argv[3])
@@ -90,9 +90,7 @@ def main(argv: list[str]) -> None:
         multiprocessing.set_start_method(request.start_method, force=True)
     if request.trace_spec_json:
         os.environ[tracing.SPEC_ENV] = request.trace_spec_json
-    helpers = {call.function.split(c.HELPER_SEPARATOR)[0] for call in request.calls if c.HELPER_SEPARATOR in call.function}
-    for helper in sorted(helpers):
-        importlib.import_module(helper)
+    # Grader helpers came by reference: unpickling the request imported their modules, before the guard.
     allowed = {name for name in sys.modules if name.split(".")[0] == "graders"}
     os.environ[ALLOWED_ENV] = ",".join(sorted(allowed))
     _start_multiprocessing_helpers()
@@ -120,14 +118,14 @@ def main(argv: list[str]) -> None:
     module_file = os.path.join(work, request.module + ".py")
     failure = None
     if not os.path.exists(module_file):
-        failure = c.Outcome(c.MISSING_MODULE, error=os.path.join(os.path.basename(work), request.module + ".py"))
+        failure = c.Outcome(c.MISSING_MODULE, missing=os.path.join(os.path.basename(work), request.module + ".py"))
     else:
         try:
             module = importlib.import_module(request.module)
             if request.trace_spec_json:
                 tracing.install(tracing.TraceSpec.from_json(request.trace_spec_json))
         except BaseException as exc:  # noqa: BLE001 - a learner's module may raise anything
-            failure = c.Outcome(c.IMPORT_ERROR, error=_one_line(exc), where=_where(exc, work))
+            failure = c.Outcome(c.IMPORT_ERROR, error=learner.one_line(exc), where=learner.where(exc, work))
     if failure is not None:
         for index in range(len(request.calls)):
             save(index, failure)
@@ -135,23 +133,19 @@ def main(argv: list[str]) -> None:
         os._exit(0)
 
     for index, call in enumerate(request.calls):
-        function = _resolve(module, call.function)
-        if function is None:
-            save(index, c.Outcome(c.MISSING_FUNCTION, error=", ".join(_public_functions(module))))
-            continue
+        if call.is_helper:
+            function = functools.partial(call.function, module)
+        else:
+            function = learner.function_of(module, call.function)
+            if isinstance(function, c.Outcome):
+                save(index, function)
+                continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ResourceWarning)
             # The grader stamps the start before it answers: no call is timed from later than it began.
             send(b"S", index)
             ack()
-            try:
-                value = function(*call.args, **call.kwargs)
-                if isinstance(value, collections.abc.Iterator):
-                    outcome = c.Outcome(c.LAZY_RETURN, error=type(value).__name__)
-                else:
-                    outcome = c.Outcome("ok", value=value)
-            except BaseException as exc:  # noqa: BLE001 - classified for the learner below
-                outcome = _classify(exc, work)
+            outcome = learner.call(lambda: function(*call.args, **call.kwargs), work)
             send(b"E", index)
             gc.collect()
         _wait_for_children()
@@ -262,107 +256,6 @@ def _protected_objects() -> dict:
     for name in tracing.PROTECTED_NAMES:
         readers[f"graders.sandbox.tracing.{name}"] = lambda name=name: vars(tracing)[name]
     return {name: (read, read()) for name, read in readers.items()}
-
-
-def _resolve(module, name: str):
-    from graders.sandbox.calls import HELPER_SEPARATOR
-
-    if HELPER_SEPARATOR in name:
-        import functools
-        import importlib
-
-        helper_module, helper_name = name.split(HELPER_SEPARATOR)
-        helper = getattr(importlib.import_module(helper_module), helper_name)
-        return functools.partial(helper, module)
-    candidate = getattr(module, name, None)
-    return candidate if callable(candidate) else None
-
-
-def _public_functions(module) -> list[str]:
-    import inspect
-
-    return sorted(
-        name
-        for name, value in vars(module).items()
-        if inspect.isfunction(value) and not name.startswith("_") and value.__module__ == module.__name__
-    )
-
-
-def _classify(exc: BaseException, target_dir: str):
-    from graders.sandbox import calls as c
-
-    import errno
-
-    chain = _chain(exc)
-    refused = next((e for e in chain if isinstance(e, OSError) and e.errno == errno.EROFS), None)
-    if refused is not None:
-        # The kernel refused a write outside the sandbox's own folders: the grader names the place.
-        return c.Outcome(c.WROTE_OUTSIDE, error=str(refused.filename or ""), where=_where(exc, target_dir))
-    texts = " | ".join(f"{type(e).__name__}: {e}" for e in chain)
-    remote = next((e for e in chain if type(e).__name__ in ("RemoteTraceback", "_RemoteTraceback")), None)
-    where = _where(exc, target_dir)
-    if type(exc).__name__ == "BrokenProcessPool":
-        return c.Outcome(c.BROKEN_POOL, error=_one_line(exc), where=where)
-    if ("pickle" in texts.lower() or "Can't get local object" in texts) and remote is None:
-        return c.Outcome(c.UNPICKLABLE, error=_one_line(exc), where=where)
-    if remote is not None:
-        return c.Outcome(c.WORKER_ERROR, error=_one_line(exc), where=_where_in_text(str(remote), target_dir))
-    if isinstance(exc, NotImplementedError):
-        return c.Outcome(c.NOT_IMPLEMENTED, error=_one_line(exc), where=where)
-    return c.Outcome(c.ERROR, error=_one_line(exc), where=where)
-
-
-def classify(exc: BaseException, target_dir: str):
-    """The outcome of a call that raised ``exc``, for grader-owned helpers that catch it themselves."""
-    return _classify(exc, target_dir)
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    while exc is not None and exc not in seen:
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return seen
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
-def _where(exc: BaseException, target_dir: str) -> str:
-    import traceback
-
-    if isinstance(exc, SyntaxError) and exc.filename:
-        return f"{os.path.basename(exc.filename)}, line {exc.lineno}"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _inside(f.filename, target_dir)]
-    if not frames:
-        return ""
-    last = frames[-1]
-    return f"{os.path.basename(last.filename)}, line {last.lineno}"
-
-
-def _where_in_text(text: str, target_dir: str) -> str:
-    import re
-
-    found = [
-        (path, line)
-        for path, line in re.findall(r'File "([^"]+)", line (\d+)', text)
-        if _inside(path, target_dir)
-    ]
-    if not found:
-        return ""
-    path, line = found[-1]
-    return f"{os.path.basename(path)}, line {line}"
-
-
-def _inside(path: str, directory: str) -> bool:
-    try:
-        return os.path.commonpath([os.path.realpath(path), os.path.realpath(directory)]) == os.path.realpath(
-            directory
-        )
-    except ValueError:
-        return False
 
 
 def _unclosed_pools(caught) -> list[str]:

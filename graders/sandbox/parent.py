@@ -152,9 +152,9 @@ def run_calls(
         for index in range(len(calls)):
             outcome = follower.outcome(index, proc.returncode)
             if outcome.status == c.WROTE_OUTSIDE:
-                outcome.error = _place(outcome.error, Path(target_dir))
+                outcome.place = _place(outcome.place, Path(target_dir))
             if written and outcome.status != c.NOT_RUN:
-                outcome = c.Outcome(c.WROTE_OUTSIDE, error=" and ".join(written), seconds=outcome.seconds)
+                outcome = c.Outcome(c.WROTE_OUTSIDE, place=" and ".join(written), seconds=outcome.seconds)
             outcomes.append(outcome)
         return SandboxRun(
             outcomes=outcomes,
@@ -376,9 +376,9 @@ class _Follower:
         if self.killed_worker is not None and self.killed_worker[0] == index:
             return c.Outcome(c.BROKEN_POOL, error=f"a worker process was killed by signal {self.killed_worker[1]}")
         if self.overran == index:
-            return c.Outcome(c.TIMEOUT, error=f"{self.timeout:g}")
+            return c.Outcome(c.TIMEOUT, deadline_s=self.timeout)
         if self.overran == -1:
-            return c.Outcome(c.TIMEOUT, error=f"importing the module took over {STARTUP_TIMEOUT_S:g}")
+            return c.Outcome(c.TIMEOUT, deadline_s=STARTUP_TIMEOUT_S, error="its module was still being imported")
         if self.overran is not None and index > self.overran:
             return c.Outcome(c.NOT_RUN)
         if self.ended is not None:

@@ -25,7 +25,7 @@ import socket
 import threading
 import types
 
-from graders.sandbox.trace_format import ACK, ACK_TIMEOUT_S, SPEC_ENV, TraceSpec
+from graders.sandbox.trace_format import ACK_TIMEOUT_S, SPEC_ENV, TraceSpec
 
 # (module, function) -> the learner's own function, in every process where tracing was installed.
 _ORIGINALS: dict[tuple[str, str], object] = {}

@@ -31,9 +31,8 @@ from graders.grading.feedback import fail, show, value_of
 from graders.given import ex02
 from graders.grading.specification import Requirement
 from graders.grading.target import GradedTarget
+from graders.harnesses.reference import pool_starmap, serial_starmap
 
-SERIAL = "graders.harnesses.reference:serial_starmap"
-REFERENCE = "graders.harnesses.reference:pool_starmap"
 
 
 def pool_size(target: GradedTarget) -> int:
@@ -514,9 +513,9 @@ def check_speedup(target: GradedTarget, part: Part) -> None:
     cores = target.settings.usable_cores
     workload = part.large(target, target.timed_workload_scale)
     calls = {
-        "serial": Call(SERIAL, (part.task, workload.task_calls), label=f"{part.task}(...) in a loop"),
+        "serial": Call(serial_starmap, (part.task, workload.task_calls), label=f"{part.task}(...) in a loop"),
         "learner": part.call(workload, cores),
-        "reference": Call(REFERENCE, (part.task, workload.task_calls, cores), label="the grader's reference pool"),
+        "reference": Call(pool_starmap, (part.task, workload.task_calls, cores), label="the grader's reference pool"),
     }
     speed.check(
         target, part.module, calls, f"{part.function} on {cores} cores",

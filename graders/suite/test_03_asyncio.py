@@ -29,6 +29,8 @@ from graders.instruments.http_mock import Exchange, Reply
 from graders.instruments.netguard import offline
 from graders.grading.specification import README, Requirement
 from graders.grading.target import GradedTarget
+from graders.harnesses.asyncio_calls import count_together_clocked
+from graders.harnesses.http_calls import download_into_folder
 from fixtures.images import image_bytes, image_url
 
 WARMUP = "warmup"
@@ -268,7 +270,7 @@ def warmup_sleeps(target: GradedTarget) -> dict[str, float]:
 
 def warmup_run(target: GradedTarget):
     sleeps = warmup_sleeps(target)
-    call = Call("graders.harnesses.asyncio_calls:count_together_clocked", (sleeps,), label=f"count_together({sleeps}, log)")
+    call = Call(count_together_clocked, (sleeps,), label=f"count_together({sleeps}, log)")
     return call, target.once("warmup", lambda: target.run(WARMUP, [call], timeout=RUN_TIMEOUT_S).outcomes[0])
 
 
@@ -402,7 +404,7 @@ class Downloads:
 
     def run(self, name: str, replies: dict[str, Reply], limit: int, style: str = "script", clock: str = "virtual"):
         label = f"download_all({len(replies)} URLs, folder, limit={limit})"
-        call = Call("graders.harnesses.http_calls:download_into_folder", (replies, limit, style, clock), label=label)
+        call = Call(download_into_folder, (replies, limit, style, clock), label=label)
         outcome = self.target.once(
             ("downloads", name),
             lambda: self.target.run(DOWNLOADS, [call], timeout=RUN_TIMEOUT_S).outcomes[0],

@@ -44,13 +44,12 @@ from graders.given import ex04
 from graders.instruments.netguard import offline
 from graders.grading.specification import README, Requirement
 from graders.grading.target import GradedTarget
+from graders.harnesses.pipeline_calls import run_pipeline
+from graders.harnesses.pipeline_reference import reference_pipeline, serial_pipeline
 
 MODULE = "pipeline"
 TASK = "process_archive"
 FUNCTION = "run_pipeline"
-LEARNER = "graders.harnesses.pipeline_calls:run_pipeline"
-SERIAL = "graders.harnesses.pipeline_reference:serial_pipeline"
-REFERENCE = "graders.harnesses.pipeline_reference:reference_pipeline"
 # The quick archives' latencies are distinct steps of this size, in a seeded order never sorted.
 QUICK_STEP_S = 0.05
 # The first URL's archive is held back until processing has begun, or for HELD_S at most; below
@@ -320,7 +319,7 @@ def describe(urls) -> str:
 
 def pipeline_call(archives, processes: int, held: str | None = None) -> Call:
     label = f"{FUNCTION}({describe([a[0] for a in archives])}, processes={processes})"
-    return Call(LEARNER, (archives, processes, held), label=label)
+    return Call(run_pipeline, (archives, processes, held), label=label)
 
 
 class Traced:
@@ -521,9 +520,9 @@ def test_pipeline_speedup(target):
     cores = target.settings.usable_cores
     expected = pd.concat([archive(index % TIMED_MONTHS + 1).summary for index in range(len(archives))])
     calls = {
-        "serial": Call(SERIAL, (archives,), label="the grader's copy of run_serial"),
+        "serial": Call(serial_pipeline, (archives,), label="the grader's copy of run_serial"),
         "learner": pipeline_call(archives, cores),
-        "reference": Call(REFERENCE, (archives, cores), label="the grader's reference pipeline"),
+        "reference": Call(reference_pipeline, (archives, cores), label="the grader's reference pipeline"),
     }
 
     def compare(values) -> str | None:

@@ -39,14 +39,12 @@ from graders.grading.feedback import fail, show, value_of
 from graders.given import ex05 as given
 from graders.grading.specification import README, Requirement
 from graders.grading.target import GradedTarget
+from graders.harnesses.dask_calls import run_on_cluster
+from graders.harnesses.executor_calls import collect_on, download_all, summarise_all
 
 EXECUTORS = "executors"
 CLUSTER = "cluster"
 TASK = "summarise_file"
-COLLECT = "graders.harnesses.executor_calls:collect_on"
-DOWNLOAD_ALL = "graders.harnesses.executor_calls:download_all"
-SUMMARISE_ALL = "graders.harnesses.executor_calls:summarise_all"
-RUN_ON_CLUSTER = "graders.harnesses.dask_calls:run_on_cluster"
 EXECUTOR_NAMES = {"threads": "ThreadPoolExecutor", "processes": "ProcessPoolExecutor"}
 
 # Part 1. The collect tasks' delays, by position: unsorted, the first the slowest, so the tasks never
@@ -325,11 +323,11 @@ def collect_calls(target: GradedTarget) -> dict[tuple[str, bool], Call]:
     calls = {}
     for kind, name in EXECUTOR_NAMES.items():
         calls[(kind, False)] = Call(
-            COLLECT, (kind, items), {"workers": workers, "delays": delays},
+            collect_on, (kind, items), {"workers": workers, "delays": delays},
             label=f"collect({name}({workers}), cube, {show(items)})",
         )
         calls[(kind, True)] = Call(
-            COLLECT, (kind, items), {"failing": failing, "workers": workers, "delays": delays},
+            collect_on, (kind, items), {"failing": failing, "workers": workers, "delays": delays},
             label=(
                 f"collect({name}({workers}), cube, {show(items)}) where the tasks for "
                 f"{', '.join(map(str, failing[:-1]))} and {failing[-1]} raise"
@@ -462,11 +460,11 @@ def file_runs(target: GradedTarget):
     for position, month in ((0, small[0]), (3, small[2])):
         files.insert(position, (f"BROKEN_{month.name}", aemo.truncated(month.data)))
     download = Call(
-        DOWNLOAD_ALL, (served, missing, workers),
+        download_all, (served, missing, workers),
         label=f"download_all([{len(served) + len(missing)} URLs, the first and the last missing], folder, workers={workers})",
     )
     summarise = Call(
-        SUMMARISE_ALL, (files, workers),
+        summarise_all, (files, workers),
         label=f"summarise_all([{len(files)} archive paths, the first and the fourth truncated], workers={workers})",
     )
 
@@ -656,7 +654,7 @@ def cluster_run(target: GradedTarget):
     """The one graded cluster run, shared by every part-2 check: (call, sandbox outcome, ClusterRun)."""
     archives = [(url_path(m), m.data, latency) for m, latency in zip(months(), CLUSTER_LATENCIES_S)]
     call = Call(
-        RUN_ON_CLUSTER, (archives, target.workers),
+        run_on_cluster, (archives, target.workers),
         label=f"run_on_cluster([{MONTHS} archive URLs]) on a cluster of {target.workers} workers",
     )
 

@@ -159,7 +159,7 @@ def test_exceptions_are_classified_under_every_start_method(folder, start_method
 
 def test_missing_function_lists_what_exists(folder):
     (outcome,) = run(folder, c.Call("ad", (1, 2)))
-    assert outcome.status == c.MISSING_FUNCTION and "add" in outcome.error
+    assert outcome.status == c.MISSING_FUNCTION and outcome.missing == "ad" and "add" in outcome.found
 
 
 def test_broken_or_missing_module(tmp_path):
@@ -179,7 +179,7 @@ def test_a_value_that_cannot_come_back_is_reported(folder):
 def test_a_lazy_iterator_returned_is_named_as_such(folder, function, kind):
     # A picklable map would otherwise be refused as "not plain data", a generator as unpicklable.
     (outcome,) = run(folder, c.Call(function))
-    assert outcome.status == c.LAZY_RETURN and outcome.error == kind
+    assert outcome.status == c.LAZY_RETURN and outcome.returned == kind
 
 
 def test_arguments_after_the_call_show_mutation(folder):
