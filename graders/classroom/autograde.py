@@ -49,6 +49,7 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import default
 
 from graders.classroom import notebook
+from graders.report.model import Status
 
 RESTARTED = "KernelRestarted"
 # The resources key under which GradeModules hands its verdicts to WriteVerdicts: {grade_id: Verdict}.
@@ -133,7 +134,8 @@ class GradeModules(NbGraderPreprocessor):
                     call = check_call(cell.source)
                     if call is None:
                         verdicts[grade_id] = notebook.Verdict(
-                            "", f"{grade_id} is not a check cell of this course (it must call check(EXERCISE, CHECK))"
+                            "", f"{grade_id} is not a check cell of this course (it must call check(EXERCISE, CHECK))",
+                            Status.FAILED,
                         )
                         continue
                     verdicts[grade_id] = notebook.grade_check(*call, folder)
@@ -174,7 +176,7 @@ def verdict_outputs(verdict: notebook.Verdict | None, grade_id: str) -> list:
     if verdict.printed:
         outputs.append(new_output("stream", name="stdout", text=verdict.printed))
     if verdict.message is not None:
-        ename = notebook.CheckFailed.__name__
+        ename = verdict.error_class.__name__
         outputs.append(new_output(
             "error", ename=ename, evalue=verdict.message, traceback=notebook.error_lines(ename, verdict.message)
         ))

@@ -45,7 +45,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from graders.grading import catalog
-from graders.classroom.notebook import CALL_TIMEOUT_ENV, CELL_TIMEOUT_ENV, DEFAULT_CALL_TIMEOUT_S, DEFAULT_CELL_TIMEOUT_S, INCONCLUSIVE
+from graders.classroom.notebook import CALL_TIMEOUT_ENV, CELL_TIMEOUT_ENV, DEFAULT_CALL_TIMEOUT_S, DEFAULT_CELL_TIMEOUT_S, CheckInconclusive
 from graders.grading.settings import START_METHOD_ENV, START_METHODS
 
 SCHEMA_VERSION = 3
@@ -399,7 +399,7 @@ def inconclusive(course_dir: Path, assignment: str) -> dict[str, list[str]]:
         for cell in notebook.cells:
             if cell.cell_type != "code" or not cell.metadata.get("nbgrader", {}).get("grade"):
                 continue
-            if any(o.get("output_type") == "error" and INCONCLUSIVE in (o.get("evalue") or "") for o in cell.outputs):
+            if any(o.get("output_type") == "error" and o.get("ename") == CheckInconclusive.__name__ for o in cell.outputs):
                 found.setdefault(path.parent.parent.name, []).append(cell.metadata["nbgrader"]["grade_id"])
     return found
 

@@ -48,7 +48,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import os
 import signal
 import subprocess
@@ -60,6 +59,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graders.report.model import CheckResult, GradingResults, Status
+
 CELL_TIMEOUT_ENV = "GRADERS_CELL_TIMEOUT"
 CALL_TIMEOUT_ENV = "GRADERS_CALL_TIMEOUT"
 DEFAULT_CELL_TIMEOUT_S = 300.0
@@ -70,6 +71,8 @@ INCONCLUSIVE_RETRIES = 1
 SUITE_SHARE = 0.5
 # A single re-measurement is not started with less time than this left in the cell.
 RETRY_MIN_S = 20.0
+# The label an inconclusive check's message starts with, for the learner's eyes only: the
+# autograder and ``course inconclusive`` read the verdict from the error's type (CheckInconclusive).
 INCONCLUSIVE = "INCONCLUSIVE"
 # Set (by graders.classroom.autograde.GradeModules) in the environment the autograde kernel inherits: the checks
 # are graded outside the kernel, and ``check`` only says so.
@@ -111,6 +114,10 @@ class CheckFailed(AssertionError):
         return error_lines(type(self).__name__, str(self))
 
 
+class CheckInconclusive(CheckFailed):
+    """A speed check the machine was too busy to judge: 0 points until it is graded again."""
+
+
 class GradedOutsideKernel(CheckFailed):
     """``nbgrader autograde`` grades the checks outside the kernel; this output is replaced by the verdict."""
 
@@ -121,23 +128,18 @@ class Verdict:
 
     printed: str
     message: str | None
+    status: Status = Status.PASSED
 
-
-@dataclass
-class Result:
-    name: str
-    points: float
-    outcome: str
-    message: str = ""
-    # What the grader observed (graders.grading.feedback.fail): it chooses the hint, as in the terminal.
-    cause: str | None = None
+    @property
+    def error_class(self) -> type[CheckFailed]:
+        return CheckInconclusive if self.status is Status.INCONCLUSIVE else CheckFailed
 
 
 @dataclass
 class GraderRun:
     """One pytest run of a grader: its results by check name, or why it has none."""
 
-    results: dict[str, Result] = field(default_factory=dict)
+    results: dict[str, CheckResult] = field(default_factory=dict)
     measurements: list[str] = field(default_factory=list)
     problem: str | None = None
     seconds: float = 0.0
@@ -146,7 +148,7 @@ class GraderRun:
 @dataclass
 class _State:
     suite: GraderRun
-    results: dict[str, Result]
+    results: dict[str, CheckResult]
 
 
 # (exercise, folder, digest of the module files) -> what the grader said about them.
@@ -169,9 +171,9 @@ def check(exercise: str, name: str, folder: str | os.PathLike | None = None) -> 
     # Nothing this function does may reach stderr: nbgrader scores a cell that wrote to stderr 0.
     with warnings.catch_warnings(), contextlib.redirect_stderr(sys.stdout):
         warnings.simplefilter("ignore")
-        message = _check(exercise, name, Path(folder or os.getcwd()).resolve(), deadline)
-    if message is not None:
-        raise CheckFailed(message) from None
+        verdict = _check(exercise, name, Path(folder or os.getcwd()).resolve(), deadline)
+    if verdict.message is not None:
+        raise verdict.error_class(verdict.message) from None
 
 
 def grade_check(exercise: str, name: str, folder: str | os.PathLike) -> Verdict:
@@ -185,8 +187,8 @@ def grade_check(exercise: str, name: str, folder: str | os.PathLike) -> Verdict:
     deadline = time.monotonic() + _budget()
     with warnings.catch_warnings(), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         warnings.simplefilter("ignore")
-        message = _check(exercise, name, Path(folder).resolve(), deadline)
-    return Verdict(printed.getvalue(), message)
+        verdict = _check(exercise, name, Path(folder).resolve(), deadline)
+    return Verdict(printed.getvalue(), verdict.message, verdict.status)
 
 
 def forget(folder: str | os.PathLike) -> None:
@@ -196,13 +198,13 @@ def forget(folder: str | os.PathLike) -> None:
         del _STATES[key]
 
 
-def _check(exercise_name: str, name: str, folder: Path, deadline: float) -> str | None:
-    """Print the outcome of one check; return the failure message, or None if it earned its points."""
+def _check(exercise_name: str, name: str, folder: Path, deadline: float) -> Verdict:
+    """Print the outcome of one check; return its verdict (printed lines left to the caller)."""
     from graders.grading import catalog
 
     exercise = catalog.exercises().get(exercise_name)
     if exercise is None:
-        return wrap(f"unknown exercise {exercise_name!r}: the installed graders have {', '.join(catalog.exercises())}")
+        return _failed(f"unknown exercise {exercise_name!r}: the installed graders have {', '.join(catalog.exercises())}")
     key = (exercise.name, str(folder), _digest(exercise, folder))
     state = _STATES.get(key)
     if state is None:
@@ -218,13 +220,13 @@ def _check(exercise_name: str, name: str, folder: Path, deadline: float) -> str 
     result = state.results.get(name)
     if result is None:
         if not state.suite.problem and state.suite.results:
-            return wrap(f"{name} is not a check of {exercise.name} (its checks: {', '.join(state.suite.results)})")
+            return _failed(f"{name} is not a check of {exercise.name} (its checks: {', '.join(state.suite.results)})")
         alone = run_grader(exercise, folder, checks=(name,), deadline=deadline)
         if alone.problem is not None or name not in alone.results:
-            return wrap(f"{name}: {alone.problem or 'the grader did not report this check'}")
+            return _failed(f"{name}: {alone.problem or 'the grader did not report this check'}")
         result = state.results[name] = alone.results[name]
     retries = 0
-    while result.outcome == "inconclusive" and retries < INCONCLUSIVE_RETRIES and deadline - time.monotonic() > RETRY_MIN_S:
+    while result.status is Status.INCONCLUSIVE and retries < INCONCLUSIVE_RETRIES and deadline - time.monotonic() > RETRY_MIN_S:
         retries += 1
         print(wrap(f"{name}: inconclusive ({result.message}); measuring again ({retries}/{INCONCLUSIVE_RETRIES})."))
         again = run_grader(exercise, folder, checks=(name,), deadline=deadline)
@@ -236,22 +238,26 @@ def _check(exercise_name: str, name: str, folder: Path, deadline: float) -> str 
     return _verdict(exercise, result)
 
 
-def _verdict(exercise, result: Result) -> str | None:
+def _failed(message: str) -> Verdict:
+    return Verdict("", wrap(message), Status.FAILED)
+
+
+def _verdict(exercise, result: CheckResult) -> Verdict:
     points = f"{result.points:g} point{'s' if result.points != 1 else ''}"
-    if result.outcome == "passed":
+    if result.status is Status.PASSED:
         print(f"{result.name}: passed, {points}.")
-        return None
-    if result.outcome == "skipped":
+        return Verdict("", None, result.status)
+    if result.status is Status.SKIPPED:
         print(wrap(f"{result.name}: not applicable here ({result.message}); {points} given."))
-        return None
-    if result.outcome == "inconclusive":
-        return wrap(
+        return Verdict("", None, result.status)
+    if result.status is Status.INCONCLUSIVE:
+        return Verdict("", wrap(
             f"{INCONCLUSIVE}: {result.name} could not be judged, the machine was too busy ({result.message}). "
             "This cell scores 0 until it is graded again on a quieter machine "
             "(instructors: nbgrader autograde ASSIGNMENT --student STUDENT --force)."
-        )
-    hint = exercise.hint(result.name, result.cause)
-    return wrap(f"{result.name}: {result.message or result.outcome}" + (f"\nHint: {hint}" if hint else ""))
+        ), result.status)
+    hint = result.hint or exercise.hint(result.name, result.cause)
+    return Verdict("", wrap(f"{result.name}: {result.message or result.status}" + (f"\nHint: {hint}" if hint else "")), result.status)
 
 
 def _budget() -> float:
@@ -323,22 +329,19 @@ def run_grader(exercise, folder: Path, checks: tuple[str, ...] = (), *, deadline
             raise
         seconds = time.monotonic() - started
         try:
-            data = json.loads(report.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            graded = GradingResults.read(report)
+        except (OSError, ValueError, KeyError, TypeError):
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
             return GraderRun(
                 problem=f"the grader stopped without a report (exit code {proc.returncode}): " + " | ".join(tail),
                 seconds=seconds,
             )
-    run = GraderRun(measurements=list(data.get("measurements", [])), seconds=seconds)
-    for entry in data.get("exercises", []):
-        if entry.get("exercise") != exercise.name:
+    run = GraderRun(seconds=seconds)
+    for entry in graded.exercises:
+        if entry.exercise != exercise.name:
             continue
-        for item in entry.get("checks", []):
-            result = Result(
-                item["name"], float(item["points"]), item["outcome"], item.get("message", ""), item.get("cause")
-            )
-            run.results[result.name] = result
+        run.measurements += entry.measurements
+        run.results.update((check.name, check) for check in entry.checks)
     if not run.results:
         run.problem = f"the grader reported no checks (exit code {proc.returncode})"
     return run

@@ -28,6 +28,19 @@ class CheckFailed(pytest.fail.Exception):
         self.cause = cause
 
 
+class Inconclusive(pytest.skip.Exception):
+    """The check could not be judged (a machine too busy to time): neither earned nor failed.
+
+    Raised as its own class, so the plugin reads the verdict from the exception's type; pytest
+    shows it as a skip, and ``--lf`` grades it again with the failures (see graders.grading.plugin).
+    """
+
+    def __init__(self, message: str, cause: str | None = None):
+        super().__init__(f"inconclusive: {message}")
+        self.message = message
+        self.cause = cause
+
+
 def fail(message: str, cause: str | None = None) -> NoReturn:
     """Fail the current check with ``message`` only, no traceback.
 
@@ -36,6 +49,11 @@ def fail(message: str, cause: str | None = None) -> NoReturn:
     never answered with advice about the topic the check is named after.
     """
     raise CheckFailed(message, cause)
+
+
+def inconclusive(message: str, cause: str | None = None) -> NoReturn:
+    """End the current check without a verdict: ``message`` says what could not be measured."""
+    raise Inconclusive(message, cause)
 
 
 def check(condition: bool, message: str, cause: str | None = None) -> None:

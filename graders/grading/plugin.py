@@ -1,38 +1,53 @@
-"""The pytest plugin: finds the grader for an exercise folder, runs it on a target, scores it."""
+"""The pytest plugin: finds the grader for an exercise folder, runs it on a target, scores it.
+
+Each check's verdict is read from what ended it, by type: a pass, a :class:`~graders.grading.feedback.CheckFailed`
+(or any other failure), an :class:`~graders.grading.feedback.Inconclusive`, a skip. The verdicts are
+gathered in one :class:`~graders.report.model.GradingResults`, from which the terminal summary and every
+output file (``--grading-report``, ``--gradescope``, ``--grading-csv``, and the JUnit properties on
+pytest's own ``--junitxml``) are written.
+"""
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from graders.grading import catalog, settings
-from graders.sandbox import processes
+from graders.grading.feedback import Inconclusive
 from graders.grading.target import GradedTarget, display_path
+from graders.report import gradescope, junit, table
+from graders.report.model import CheckResult, ExerciseResult, GradingResults, Status
+from graders.sandbox import processes
 
 SETTINGS = pytest.StashKey[settings.Settings]()
 STATE = pytest.StashKey["GradingState"]()
 
 
 @dataclass
-class CheckResult:
-    name: str
-    points: float
-    outcome: str  # "passed", "failed", "skipped", "inconclusive"
-    message: str = ""
-    # What the check observed when it failed (see graders.grading.feedback.fail): it chose the hint.
-    cause: str | None = None
-
-    @property
-    def earned(self) -> float:
-        return self.points if self.outcome == "passed" else 0.0
-
-
-@dataclass
 class GradingState:
     targets: dict[tuple[str, Path], GradedTarget] = field(default_factory=dict)
     results: dict[tuple[str, Path], list[CheckResult]] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def grading_results(self, config: pytest.Config, complete: bool = True) -> GradingResults:
+        options = config.stash[SETTINGS]
+        exercises = []
+        for (name, folder), checks in self.results.items():
+            target = self.targets.get((name, folder))
+            exercises.append(ExerciseResult(
+                name, str(folder), list(checks),
+                speed=list(target.speed_results) if target else [],
+                measurements=list(target.measurements) if target else [],
+            ))
+        return GradingResults(
+            exercises=exercises,
+            settings={"start_method": options.start_method, "usable_cores": options.usable_cores,
+                      "required_speedup": options.required_speedup(), "seed": options.seed},
+            seconds=time.monotonic() - self.started,
+            complete=complete,
+        )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -108,6 +123,14 @@ def _points(item: pytest.Item) -> float:
     return float(marker.args[0]) if marker and marker.args else 1.0
 
 
+def _status(report: pytest.TestReport, failure: BaseException | None) -> Status:
+    if report.passed:
+        return Status.PASSED
+    if isinstance(failure, Inconclusive):
+        return Status.INCONCLUSIVE
+    return Status.SKIPPED if report.skipped else Status.FAILED
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
@@ -117,21 +140,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     decided = report.when == "call" or (report.when == "setup" and not report.passed)
     failure = call.excinfo.value if call.excinfo is not None else None
     cause = getattr(failure, "cause", None)
-    if decided:
-        outcome = report.outcome
-        if report.skipped and "inconclusive" in str(report.longrepr):
-            outcome = "inconclusive"
-        key = (exercise.name, _folder_of(item, exercise))
-        results = item.config.stash[STATE].results.setdefault(key, [])
-        message = "" if report.passed else _message(report, failure)
-        results.append(CheckResult(_check_name(item), _points(item), outcome, message, cause))
     hint = exercise.hint(_check_name(item), cause)
+    if decided:
+        status = _status(report, failure)
+        key = (exercise.name, _folder_of(item, exercise))
+        message = "" if report.passed else _message(report, failure)
+        result = CheckResult(_check_name(item), _points(item), status, message, cause, hint if status is Status.FAILED else "")
+        item.config.stash[STATE].results.setdefault(key, []).append(result)
+        item.user_properties.extend(junit.properties(exercise.name, result))
     if report.failed and hint:
         report.sections.append(("hint", hint))
     return report
 
 
 def _message(report: pytest.TestReport, failure: BaseException | None = None) -> str:
+    if isinstance(failure, Inconclusive):
+        return failure.message
     if isinstance(failure, pytest.fail.Exception):
         return failure.msg
     if report.skipped and isinstance(report.longrepr, tuple):
@@ -150,45 +174,54 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     state = config.stash[STATE]
     if not state.results:
         return
+    results = state.grading_results(config, complete=_complete(config.stash[SESSION]))
     write = terminalreporter.write_line
-    measurements = [m for t in state.targets.values() for m in t.measurements]
+    measurements = [line for exercise in results.exercises for line in exercise.measurements]
     if measurements:
         terminalreporter.section("grading measurements")
         for line in measurements:
             write(line)
     terminalreporter.section("grading summary")
-    for (name, folder), results in state.results.items():
-        earned = sum(r.earned for r in results)
-        total = sum(r.points for r in results)
-        write(f"{name} ({display_path(folder)}): {earned:g}/{total:g} points")
-        for result in results:
-            write(f"  {result.outcome:<12} {result.name:<40} {result.earned:g}/{result.points:g}")
-        inconclusive = sum(r.outcome == "inconclusive" for r in results)
+    for exercise in results.exercises:
+        write(f"{exercise.exercise} ({display_path(Path(exercise.folder))}): {exercise.earned:g}/{exercise.total:g} points")
+        for check in exercise.checks:
+            write(f"  {check.status.value:<12} {check.name:<40} {check.earned:g}/{check.points:g}")
+        inconclusive = sum(check.status is Status.INCONCLUSIVE for check in exercise.checks)
         if inconclusive:
             write(f"  {inconclusive} check(s) inconclusive: the machine was too busy to measure; run again later.")
+    if not results.complete:
+        write("The run stopped early or graded some checks only: these totals are not a score; run the whole exercise for one.")
+
+
+def _complete(session: pytest.Session) -> bool:
+    """Whether every collected check of the graded folders ran (no -x stop, no interrupt, no deselection)."""
+    stopped = bool(session.shouldstop) or bool(session.shouldfail)
+    deselected = bool(session.config.stash.get(DESELECTED, False))
+    return not stopped and not deselected
+
+
+DESELECTED = pytest.StashKey[bool]()
+SESSION = pytest.StashKey[pytest.Session]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[SESSION] = session
+
+
+def pytest_deselected(items) -> None:
+    if items:
+        items[0].config.stash[DESELECTED] = True
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
-    path = config.stash[SETTINGS].report
-    if path is None:
+    options = config.stash[SETTINGS]
+    if not (options.report or options.gradescope or options.csv):
         return
-    state = config.stash[STATE]
-    report = {
-        "settings": {"start_method": config.stash[SETTINGS].start_method, "usable_cores": config.stash[SETTINGS].usable_cores,
-                     "required_speedup": config.stash[SETTINGS].required_speedup(), "seed": config.stash[SETTINGS].seed},
-        "exercises": [
-            {
-                "exercise": name,
-                "folder": str(folder),
-                "earned": sum(r.earned for r in results),
-                "total": sum(r.points for r in results),
-                "checks": [asdict(r) for r in results],
-                "speed": state.targets[(name, folder)].speed_results if (name, folder) in state.targets else [],
-            }
-            for (name, folder), results in state.results.items()
-        ],
-        "measurements": [m for t in state.targets.values() for m in t.measurements],
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    results = config.stash[STATE].grading_results(config, complete=_complete(session))
+    if options.report:
+        results.write(options.report)
+    if options.gradescope:
+        gradescope.write(results, options.gradescope)
+    if options.csv:
+        table.write(results.exercises, options.csv)

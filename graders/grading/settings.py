@@ -47,7 +47,17 @@ _SETTINGS = {
     ),
     "report": (
         "--grading-report",
-        "Write every check's outcome, points and message as JSON to this file.",
+        "Write every check's status, points, message and hint as JSON to this file (graders.report.model).",
+        None,
+    ),
+    "gradescope": (
+        "--gradescope",
+        "Write Gradescope's results.json (score, tests with name, score, max_score, status, output) to this file.",
+        None,
+    ),
+    "csv": (
+        "--grading-csv",
+        "Write a CSV table to this file: one row per graded folder, with its total and the points of each check.",
         None,
     ),
     "seed": (
@@ -77,6 +87,8 @@ class Settings:
     seed: int
     usable_cores: int
     report: Path | None = None
+    gradescope: Path | None = None
+    csv: Path | None = None
 
     def required_speedup(self, cores: int | None = None) -> float:
         cores = self.usable_cores if cores is None else cores
@@ -126,8 +138,15 @@ def load(config: pytest.Config) -> Settings:
         speed_rounds=max(1, int(_value(config, "speed_rounds"))),
         seed=int(seed) if seed is not None else random.SystemRandom().randrange(10**6),
         usable_cores=usable_cores(),
-        report=Path(_value(config, "report")).resolve() if _value(config, "report") else None,
+        report=_path(config, "report"),
+        gradescope=_path(config, "gradescope"),
+        csv=_path(config, "csv"),
     )
+
+
+def _path(config: pytest.Config, name: str) -> Path | None:
+    value = _value(config, name)
+    return Path(value).resolve() if value else None
 
 
 def usable_cores(root: Path = Path("/")) -> int:

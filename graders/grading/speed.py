@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 
 import pytest
 
-from graders.grading.feedback import fail
+from graders.grading.feedback import fail, inconclusive
 from graders.harnesses.reference import warm_up
 
 if TYPE_CHECKING:
@@ -154,10 +154,11 @@ def judge(measurement: SpeedMeasurement) -> None:
     if verdict == "passed":
         return
     if verdict is None:
-        pytest.skip(
-            f"inconclusive: the machine was too busy to judge speed: the grader's own reference did "
+        inconclusive(
+            f"the machine was too busy to judge speed: the grader's own reference did "
             f"not clearly beat your code round after round. {measurement.figures()}. Re-run when the "
-            "machine is quieter."
+            "machine is quieter.",
+            cause="busy_machine",
         )
     fail(f"too slow: {measurement.figures()}; {measurement.paired_figures()}", cause="too_slow")
 

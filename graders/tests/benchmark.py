@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
-import json
 import os
 import shutil
 import signal
@@ -45,6 +44,7 @@ from pathlib import Path
 from graders.grading import catalog
 from graders.tests import ordinary_user
 from graders.grading.settings import START_METHODS
+from graders.report.model import CheckResult, GradingResults, Status
 
 PROJECT = Path(__file__).resolve().parents[2]
 GALLERY = PROJECT / "graders" / "tests" / "gallery"
@@ -119,11 +119,11 @@ def _pytest_arguments(folder: Path, start_method: str, report: Path, extra: list
             "--start-method", start_method, "--grading-report", str(report), *extra]
 
 
-def _read_report(report: Path) -> dict:
+def _read_report(report: Path) -> GradingResults:
     try:
-        return json.loads(report.read_text())
-    except (OSError, ValueError):
-        return {"exercises": []}
+        return GradingResults.read(report)
+    except (OSError, ValueError, KeyError, TypeError):
+        return GradingResults()
 
 
 def submission(root: Path, exercise: str, overlay: Path | None = None) -> Path:
@@ -148,8 +148,8 @@ def _start_hog() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code])
 
 
-def checks_of(report: dict) -> dict[str, dict]:
-    return {c["name"]: c for e in report["exercises"] for c in e["checks"]}
+def checks_of(report: GradingResults) -> dict[str, CheckResult]:
+    return {c.name: c for e in report.exercises for c in e.checks}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,7 +208,7 @@ def _ordinary_user(wanted: bool):
         raise SystemExit(f"the {USER_LOAD} load cannot run: {problem}") from None
 
 
-def _count_reference(tally: Tally, report: dict, wall: float, load: str, method: str) -> None:
+def _count_reference(tally: Tally, report: GradingResults, wall: float, load: str, method: str) -> None:
     where = f"{load}/{method}"
     tally.runs += 1
     tally.wall.append(wall)
@@ -217,15 +217,15 @@ def _count_reference(tally: Tally, report: dict, wall: float, load: str, method:
         tally.false_failures += 1
         tally.notes.append(f"{where}: no report")
         return
-    failed = [n for n, c in checks.items() if c["outcome"] not in ("passed", "inconclusive", "skipped")]
-    tally.inconclusive += sum(c["outcome"] == "inconclusive" for c in checks.values())
+    failed = [n for n, c in checks.items() if c.status is Status.FAILED]
+    tally.inconclusive += sum(c.status is Status.INCONCLUSIVE for c in checks.values())
     if failed:
         tally.false_failures += 1
-        tally.notes.append(f"{where}: {', '.join(failed)}: {checks[failed[0]]['message'][:160]}")
+        tally.notes.append(f"{where}: {', '.join(failed)}: {checks[failed[0]].message[:160]}")
     outcomes = tally.speed_outcomes.setdefault(load, [])
-    outcomes += [c["outcome"] for n, c in checks.items() if n.endswith("speedup")]
-    for exercise in report["exercises"]:
-        for speed in exercise.get("speed", []):
+    outcomes += [c.status.value for n, c in checks.items() if n.endswith("speedup")]
+    for exercise in report.exercises:
+        for speed in exercise.speed:
             tally.load_speedups.setdefault(load, []).append(speed["speedup"])
             tally.required = speed["required"]
 
@@ -255,14 +255,14 @@ def _count_wrong(
     tally.wrong_runs += 1
     checks = checks_of(report)
     where = f"{expect_file.parent.name} ({load}/{method}" + (f", seed {seed})" if seed is not None else ")")
-    passed = [n for n, c in checks.items() if n in must_fail and c["outcome"] == "passed"]
+    passed = [n for n, c in checks.items() if n in must_fail and c.status is Status.PASSED]
     if passed:
         tally.false_passes += 1
         tally.notes.append(f"{where}: {', '.join(passed)} passed")
     if seed is not None:
         verdicts = tally.seeded.setdefault(f"{exercise}/{expect_file.parent.name} ({load}/{method})", {})
         for name in expect["checks"]:
-            verdicts.setdefault(name, {})[seed] = checks[name]["outcome"] if name in checks else "missing"
+            verdicts.setdefault(name, {})[seed] = checks[name].status.value if name in checks else "missing"
 
 
 def _toml(path: Path) -> dict:

@@ -15,6 +15,7 @@ import pytest
 # be imported twice in one process, so they are imported here, before any run.
 
 from graders.tests.submissions import PROJECT, submission  # noqa: F401 - shared with the tests
+from graders.report.model import CheckResult, GradingResults
 
 START_METHODS = ("fork", "spawn", "forkserver")
 # Gallery entries are folders named like exercises: graded by test_gallery.py, not collected here.
@@ -33,14 +34,14 @@ def nbgrader_environment(**extra: str) -> dict[str, str]:
 @dataclass
 class Grading:
     result: pytest.RunResult
-    report: dict
+    report: GradingResults
 
     @property
-    def checks(self) -> dict[str, dict]:
-        return {c["name"]: c for e in self.report["exercises"] for c in e["checks"]}
+    def checks(self) -> dict[str, CheckResult]:
+        return {c.name: c for e in self.report.exercises for c in e.checks}
 
     def outcomes(self) -> dict[str, str]:
-        return {name: check["outcome"] for name, check in self.checks.items()}
+        return {name: check.status.value for name, check in self.checks.items()}
 
 
 @pytest.fixture
@@ -52,7 +53,6 @@ def grade(pytester: pytest.Pytester):
         result = pytester.runpytest(
             *map(str, paths), "--grading-report", str(report), "-p", "no:cacheprovider", "-p", "no:randomly", *args
         )
-        data = json.loads(report.read_text()) if report.exists() else {"exercises": []}
-        return Grading(result, data)
+        return Grading(result, GradingResults.read(report) if report.exists() else GradingResults())
 
     return run

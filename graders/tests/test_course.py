@@ -24,6 +24,7 @@ import pytest
 from graders.grading import catalog
 from graders.classroom import course, notebook
 from graders.grading.stubs import make_stub, strip_markers
+from graders.report.model import CheckResult, GradingResults
 from graders.tests.conftest import PROJECT, nbgrader_environment
 from graders.tests.e2e_nbgrader.learners import TAMPERING
 
@@ -39,14 +40,14 @@ def cells_by_kind(nb) -> dict[str, list]:
     return kinds
 
 
-def grader_report(folder: Path, exercise: catalog.Exercise, tmp_path: Path) -> dict:
+def grader_report(folder: Path, exercise: catalog.Exercise, tmp_path: Path) -> GradingResults:
     report = tmp_path / f"{exercise.name}.json"
     subprocess.run(
         [sys.executable, "-m", "pytest", str(exercise.grader_path), "--target", str(folder), "--grading-report", str(report),
          "-p", "no:cacheprovider", "-q"],
         cwd=tmp_path, capture_output=True, timeout=600,
     )
-    return json.loads(report.read_text())
+    return GradingResults.read(report)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +108,7 @@ def test_test_cells_are_the_grader_checks_with_their_points(built, name, tmp_pat
     in_notebook = {c.metadata["nbgrader"]["grade_id"].removeprefix("test_"): c.metadata["nbgrader"]["points"] for c in tests}
     # Independently of how the generator reads the markers: the points the grader itself reports.
     report = grader_report(PROJECT / "exercises" / name, exercise, tmp_path)
-    reported = {c["name"]: c["points"] for e in report["exercises"] for c in e["checks"]}
+    reported = {c.name: c.points for e in report.exercises for c in e.checks}
     assert in_notebook == reported
     for cell in tests:
         check_name = cell.metadata["nbgrader"]["grade_id"].removeprefix("test_")
@@ -266,9 +267,12 @@ def test_inconclusive_lists_students_to_grade_again(tmp_path, capsys):
     folder = tmp_path / "autograded" / "ann" / "a1"
     folder.mkdir(parents=True)
     cell = nbformat.v4.new_code_cell("check()", metadata={"nbgrader": {"grade": True, "grade_id": "test_words_speedup"}})
-    cell.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", evalue=f"{notebook.INCONCLUSIVE}: busy", traceback=[])]
+    cell.outputs = [nbformat.v4.new_output("error", ename="CheckInconclusive", evalue=f"{notebook.INCONCLUSIVE}: busy", traceback=[])]
+    # A failure whose message merely mentions the word is not inconclusive: the verdict is the error's type.
+    failed = nbformat.v4.new_code_cell("check()", metadata={"nbgrader": {"grade": True, "grade_id": "test_words_results"}})
+    failed.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", evalue="words_results: INCONCLUSIVE was printed", traceback=[])]
     passed = nbformat.v4.new_code_cell("check()", metadata={"nbgrader": {"grade": True, "grade_id": "test_other"}})
-    nbformat.write(nbformat.v4.new_notebook(cells=[cell, passed]), folder / "a1.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell, failed, passed]), folder / "a1.ipynb")
     assert course.inconclusive(tmp_path, "a1") == {"ann": ["test_words_speedup"]}
     assert course.main(["inconclusive", str(tmp_path), "a1"]) == 0
     assert "nbgrader autograde a1 --student ann --force" in capsys.readouterr().out
@@ -349,7 +353,7 @@ def test_inconclusive_is_measured_again_then_scores_zero_with_a_label(folder, mo
         calls.append(checks)
         outcome = next(outcomes)
         names = checks or ("tiny_speedup", "other")
-        return notebook.GraderRun(results={n: notebook.Result(n, 2.0, outcome if n == "tiny_speedup" else "passed", "busy") for n in names})
+        return notebook.GraderRun(results={n: CheckResult(n, 2.0, outcome if n == "tiny_speedup" else "passed", "busy") for n in names})
 
     monkeypatch.setattr(notebook, "run_grader", fake)
     with pytest.raises(notebook.CheckFailed, match=f"^{notebook.INCONCLUSIVE}: tiny_speedup"):
@@ -362,7 +366,7 @@ def test_inconclusive_is_measured_again_then_scores_zero_with_a_label(folder, mo
 
 def test_a_skipped_check_is_not_applicable_and_keeps_its_points(capsys):
     exercise = catalog.exercises()[FAST]
-    assert notebook._verdict(exercise, notebook.Result("x_speedup", 1.0, "skipped", "only 1 usable core")) is None
+    assert notebook._verdict(exercise, CheckResult("x_speedup", 1.0, "skipped", "only 1 usable core")).message is None
     assert "not applicable here (only 1 usable core); 1 point given" in capsys.readouterr().out
 
 
@@ -373,7 +377,7 @@ def test_when_the_whole_grader_overruns_each_cell_grades_its_own_check(folder, m
         calls.append((checks, round(deadline - time.monotonic())))
         if not checks:
             return notebook.GraderRun(problem="the grader did not finish within 40 s")
-        return notebook.GraderRun(results={checks[0]: notebook.Result(checks[0], 1.0, "passed")})
+        return notebook.GraderRun(results={checks[0]: CheckResult(checks[0], 1.0, "passed")})
 
     monkeypatch.setattr(notebook, "run_grader", fake)
     monkeypatch.setenv(notebook.CELL_TIMEOUT_ENV, "100")

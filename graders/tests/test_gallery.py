@@ -76,12 +76,12 @@ def test_gallery_entry_fails_exactly_its_checks(grade, pytester, monkeypatch, ex
         speed = name.endswith("speedup")
         if name in must_fail:
             allowed = {"failed", "inconclusive"} if speed else {"failed"}
-            assert check["outcome"] in allowed, f"{name} should fail ({expect['why']}) but {check['outcome']}"
-            if check["outcome"] == "failed":
-                assert re.search(must_fail[name], check["message"], re.IGNORECASE), (name, check["message"])
+            assert check.status in allowed, f"{name} should fail ({expect['why']}) but {check.status}"
+            if check.status == "failed":
+                assert re.search(must_fail[name], check.message, re.IGNORECASE), (name, check.message)
         else:
             allowed = {"passed", "inconclusive"} if speed else {"passed"}
-            assert check["outcome"] in allowed, f"{name} should pass but {check['outcome']}: {check['message']}"
+            assert check.status in allowed, f"{name} should pass but {check.status}: {check.message}"
 
 
 def test_gallery_is_not_empty():

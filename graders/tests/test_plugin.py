@@ -26,7 +26,7 @@ def test_folder_given_is_the_target_and_the_option_overrides_it(grade):
     assert grading.outcomes() == {"lower_names": "failed"}
     grading = grade(PROJECT / "exercises" / "01_functional", args=("--target", str(PROJECT / "solutions"), *ONE_CHECK))
     assert grading.outcomes() == {"lower_names": "passed"}
-    assert grading.report["exercises"][0]["folder"] == str(PROJECT / "solutions" / "01_functional")
+    assert grading.report.exercises[0].folder == str(PROJECT / "solutions" / "01_functional")
 
 
 def test_environment_beats_ini_for_a_grader_run_directly(grade, pytester, monkeypatch):
@@ -48,7 +48,7 @@ def test_failure_names_the_call_the_result_and_the_hint_without_a_traceback(grad
     module = folder / "cities.py"
     module.write_text(module.read_text().replace('city["name"].lower()', 'city["name"].upper()'))
     grading = grade(folder, args=ONE_CHECK)
-    message = grading.checks["lower_names"]["message"]
+    message = grading.checks["lower_names"].message
     assert message.startswith("called lower_names(<5 cities: Berlin, Auckland")
     assert "got ['BERLIN'" in message and "expected ['berlin'" in message
     output = grading.result.stdout.str()
@@ -60,7 +60,7 @@ def test_a_misnamed_function_is_reported_as_missing(grade, pytester):
     folder = submission(pytester.path, "01_functional")
     module = folder / "cities.py"
     module.write_text(module.read_text().replace("def lower_names(", "def lower_name("))
-    message = grade(folder, args=ONE_CHECK).checks["lower_names"]["message"]
+    message = grade(folder, args=ONE_CHECK).checks["lower_names"].message
     assert "cities.py has no function named lower_names" in message and "lower_name" in message
 
 
@@ -69,9 +69,9 @@ def test_score_summary_and_json_report_count_points(grade, pytester):
     module = folder / "cities.py"
     module.write_text(module.read_text().replace('"visited": True', '"visited": not city.get("visited", False)'))
     grading = grade(folder)
-    exercise = grading.report["exercises"][0]
-    assert (exercise["earned"], exercise["total"]) == (9, 10)
-    assert grading.checks["mark_visited"]["outcome"] == "failed"
+    exercise = grading.report.exercises[0]
+    assert (exercise.earned, exercise.total) == (9, 10)
+    assert grading.checks["mark_visited"].status == "failed"
     grading.result.stdout.fnmatch_lines(["01_functional (*01_functional): 9/10 points", "  failed * mark_visited * 0/1"])
 
 
@@ -88,5 +88,5 @@ def test_unknown_start_method_is_a_usage_error(pytester):
 
 def test_grading_report_is_valid_json_with_settings(grade):
     grading = grade(PROJECT / "solutions" / "01_functional", args=("--grading-seed", "7", *ONE_CHECK))
-    assert grading.report["settings"]["seed"] == 7
-    assert json.dumps(grading.report)
+    assert grading.report.settings["seed"] == 7
+    assert json.dumps(grading.report.to_dict())

@@ -21,7 +21,7 @@ def test_reference_solution_passes_every_check(grade, exercise, start_method):
     outcomes = grading.outcomes()
     assert outcomes, grading.result.stdout.str()
     # A speed check may only be inconclusive (the machine too busy to measure), never failed.
-    bad = {n: grading.checks[n]["message"] for n, o in outcomes.items() if o not in ("passed", "inconclusive")}
+    bad = {n: grading.checks[n].message for n, o in outcomes.items() if o not in ("passed", "inconclusive")}
     assert not bad, bad
     assert grading.result.ret == 0
     grading.result.stdout.fnmatch_lines([f"{exercise} (*): * points"])
@@ -32,11 +32,11 @@ def test_untouched_stub_fails_every_check_cleanly(grade, exercise):
     grading = grade(PROJECT / "exercises" / exercise)
     assert grading.outcomes() and set(grading.outcomes().values()) == {"failed"}, grading.outcomes()
     for name, check in grading.checks.items():
-        assert "not written yet" in check["message"], (name, check["message"])
+        assert "not written yet" in check.message, (name, check.message)
     output = grading.result.stdout.str()
     assert "Traceback" not in output
     assert grading.result.ret == 1
-    total = sum(c["points"] for c in grading.checks.values())
+    total = sum(c.points for c in grading.checks.values())
     grading.result.stdout.fnmatch_lines([f"{exercise} (*): 0/{total:g} points"])
 
 

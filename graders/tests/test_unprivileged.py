@@ -71,12 +71,12 @@ def test_every_reference_solution_passes(learner):
     assert threads >= BUSY_THREADS, f"the busy program held only {threads} threads at the end"
     assert run.checks, f"no grading report {_describe(learner)}:\n{run.tail()}"
     wrong = [
-        f"{name}: {check['outcome']}: {check['message'][:400]}"
+        f"{name}: {check.status}: {check.message[:400]}"
         for name, check in run.checks.items()
-        if check["outcome"] not in (_NEUTRAL_SPEED if name.endswith("speedup") else {"passed"})
+        if check.status not in (_NEUTRAL_SPEED if name.endswith("speedup") else {"passed"})
     ]
     assert not wrong, f"reference solutions graded {_describe(learner)}:\n" + "\n".join(wrong)
-    exercises = {e["exercise"] for e in run.report["exercises"]}
+    exercises = {e.exercise for e in run.report.exercises}
     assert len(exercises) == len(list((learner.project / "solutions").glob("[0-9][0-9]_*"))), exercises
 
 

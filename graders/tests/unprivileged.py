@@ -12,12 +12,12 @@ which the benchmark uses too.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
+from graders.report.model import CheckResult, GradingResults
 from graders.tests.ordinary_user import (  # noqa: F401 - the tests' vocabulary
     BUSY_THREADS,
     PROJECT,
@@ -41,12 +41,12 @@ class PytestRun:
 
     returncode: int
     output: str
-    report: dict
+    report: GradingResults
     failures: dict[str, str]  # test id -> first lines of why it failed or errored
 
     @property
-    def checks(self) -> dict[str, dict]:
-        return {f"{e['exercise']}::{c['name']}": c for e in self.report.get("exercises", []) for c in e["checks"]}
+    def checks(self) -> dict[str, CheckResult]:
+        return {f"{e.exercise}::{c.name}": c for e in self.report.exercises for c in e.checks}
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.output.splitlines()[-lines:])
@@ -61,7 +61,7 @@ def run_pytest(learner: Learner, *args: str, report: bool = False, timeout: floa
         command = [str(learner.python), "-m", "pytest", *args, "-p", "no:cacheprovider", *extra]
         result = learner.run(command, timeout=timeout)
         path = scratch / "report.json"
-        data = json.loads(path.read_text()) if report and path.exists() else {}
+        data = GradingResults.read(path) if report and path.exists() else GradingResults()
         failures = _failures(scratch / "junit.xml")
     return PytestRun(result.returncode, result.stdout + result.stderr, data, failures)
 

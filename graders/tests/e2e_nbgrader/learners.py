@@ -68,7 +68,7 @@ import graders.classroom.notebook as grading
 
 class EveryCheckPassed(dict):
     def get(self, name, default=None):
-        return grading.Result(name, 1.0, "passed")
+        return grading.CheckResult(name, 1.0, "passed")
 
 class EveryStateKnown(dict):
     def get(self, key, default=None):
@@ -89,11 +89,11 @@ class ForgedGrader:
     def __init__(self, command, **kwargs):
         report = command[command.index("--grading-report") + 1]
         exercises = [
-            {"exercise": e.name, "checks": [{"name": c.name, "points": c.points, "outcome": "passed"} for c in grader_checks(e)]}
+            {"exercise": e.name, "folder": ".", "checks": [{"name": c.name, "points": c.points, "status": "passed"} for c in grader_checks(e)]}
             for e in catalog.exercises().values() if str(e.grader_path) in " ".join(command)
         ]
         with open(report, "w") as handle:
-            json.dump({"exercises": exercises}, handle)
+            json.dump({"schema": 2, "exercises": exercises}, handle)
 
     def wait(self, timeout=None):
         return 0

@@ -39,7 +39,7 @@ import pytest
 
 from graders.grading import catalog
 from graders.classroom.course import build, grader_checks, inconclusive, solution_notebook
-from graders.classroom.notebook import INCONCLUSIVE
+from graders.classroom.notebook import CheckInconclusive
 from graders.grading.settings import START_METHOD_ENV
 from graders.grading.stubs import make_stub
 from graders.tests.conftest import nbgrader_environment
@@ -183,7 +183,7 @@ def test_every_submission_autogrades_and_scores_exactly_the_expected_checks(cour
             continue
         # A speed check of correct code on a busy machine: 0 only with the grader's speed verdict shown.
         error = errors.get(name, "")
-        speed_verdict = INCONCLUSIVE in error or f"{name}: too slow: " in error
+        speed_verdict = f"{CheckInconclusive.__name__}: " in error or f"{name}: too slow: " in error
         if expected and name.endswith("speedup") and speed_verdict and score == 0:
             print(f"machine too busy: {learner.student}/{learner.exercise} {name} scored 0: {error[:200]}")
             continue
