@@ -169,7 +169,7 @@ def verdict_outputs(verdict: notebook.Verdict | None, grade_id: str) -> list:
     if verdict is None:
         message = notebook.wrap(
             f"{grade_id} was not graded: the course's graders.classroom.autograde.GradeModules step did not run "
-            "(rebuild nbgrader_config.py with python -m graders.classroom.course build)"
+            "(rebuild nbgrader_config.py with python -m graders course build)"
         )
         return [new_output("error", ename=NOT_GRADED, evalue=message, traceback=notebook.error_lines(NOT_GRADED, message))]
     outputs = []

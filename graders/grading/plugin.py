@@ -17,7 +17,7 @@ import pytest
 from graders.grading import catalog, settings
 from graders.grading.feedback import Inconclusive
 from graders.grading.target import GradedTarget, display_path
-from graders.report import gradescope, junit, table
+from graders.report import gradescope, history, junit, table
 from graders.report.model import CheckResult, ExerciseResult, GradingResults, Status
 from graders.sandbox import processes
 
@@ -216,9 +216,15 @@ def pytest_deselected(items) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     options = config.stash[SETTINGS]
-    if not (options.report or options.gradescope or options.csv):
+    state = config.stash[STATE]
+    if not state.results:
         return
-    results = config.stash[STATE].grading_results(config, complete=_complete(session))
+    results = state.grading_results(config, complete=_complete(session))
+    if options.keep_history:
+        try:
+            history.save(config.rootpath, results)
+        except OSError:
+            pass  # a read-only project: progress then shows what it has
     if options.report:
         results.write(options.report)
     if options.gradescope:

@@ -60,6 +60,11 @@ _SETTINGS = {
         "Write a CSV table to this file: one row per graded folder, with its total and the points of each check.",
         None,
     ),
+    "history": (
+        "--grading-history",
+        "Keep each fully graded exercise's result under .graders/last/ in the project, for `python -m graders progress`: yes or no.",
+        "yes",
+    ),
     "seed": (
         "--grading-seed",
         "Seed for the random inputs the graders generate (default: a new one each session).",
@@ -89,6 +94,7 @@ class Settings:
     report: Path | None = None
     gradescope: Path | None = None
     csv: Path | None = None
+    keep_history: bool = True
 
     def required_speedup(self, cores: int | None = None) -> float:
         cores = self.usable_cores if cores is None else cores
@@ -141,6 +147,7 @@ def load(config: pytest.Config) -> Settings:
         report=_path(config, "report"),
         gradescope=_path(config, "gradescope"),
         csv=_path(config, "csv"),
+        keep_history=str(_value(config, "history")).lower() not in ("no", "false", "0", "off"),
     )
 
 

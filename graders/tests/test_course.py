@@ -22,7 +22,8 @@ import psutil
 import pytest
 
 from graders.grading import catalog
-from graders.classroom import course, notebook
+from graders import cli
+from graders.classroom import course, nbgrader_config, notebook
 from graders.grading.stubs import make_stub, strip_markers
 from graders.report.model import CheckResult, GradingResults
 from graders.tests.conftest import PROJECT, nbgrader_environment
@@ -203,7 +204,7 @@ def test_config_keeps_nbgrader_autograde_steps_and_scores_from_outside_the_kerne
 
     from graders.classroom.autograde import GradeModules, RestartingExecute, WriteVerdicts
 
-    ours = [import_item(name) for name in course.AUTOGRADE_PREPROCESSORS]
+    ours = [import_item(name) for name in nbgrader_config.AUTOGRADE_PREPROCESSORS]
     assert RestartingExecute in ours and issubclass(RestartingExecute, Execute)
     # Graded before any kernel runs a learner's cell; written right before nbgrader scores the cells.
     assert ours[0] is GradeModules and ours.index(RestartingExecute) == 1
@@ -241,7 +242,7 @@ def test_build_refuses_python_files_in_source_and_keeps_a_hand_edited_config(tmp
 
 
 def test_unknown_exercise_and_cli_errors_exit_2(tmp_path, capsys):
-    assert course.main(["build", str(tmp_path), "--root", str(PROJECT), "--exercises", "99_nope"]) == 2
+    assert cli.main(["course", "build", str(tmp_path), "--root", str(PROJECT), "--exercises", "99_nope"]) == 2
     assert "unknown exercise" in capsys.readouterr().err
 
 
@@ -274,7 +275,7 @@ def test_inconclusive_lists_students_to_grade_again(tmp_path, capsys):
     passed = nbformat.v4.new_code_cell("check()", metadata={"nbgrader": {"grade": True, "grade_id": "test_other"}})
     nbformat.write(nbformat.v4.new_notebook(cells=[cell, failed, passed]), folder / "a1.ipynb")
     assert course.inconclusive(tmp_path, "a1") == {"ann": ["test_words_speedup"]}
-    assert course.main(["inconclusive", str(tmp_path), "a1"]) == 0
+    assert cli.main(["course", "inconclusive", str(tmp_path), "a1"]) == 0
     assert "nbgrader autograde a1 --student ann --force" in capsys.readouterr().out
 
 

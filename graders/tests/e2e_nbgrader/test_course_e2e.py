@@ -1,7 +1,7 @@
 """End to end through the real nbgrader: build the course, release it, autograde learners, read the gradebook.
 
 What an instructor does, command for command (see README, "In a classroom with nbgrader"):
-``python -m graders.classroom.course build``, ``nbgrader generate_assignment``, submissions in
+``python -m graders course build``, ``nbgrader generate_assignment``, submissions in
 ``submitted/<student>/<assignment>/``, ``nbgrader autograde``, ``nbgrader export``,
 ``nbgrader generate_feedback``. The learners (learners.py) hand in the reference solution, the untouched
 release, wrong solutions, an endless loop, a pool never closed, a module that does not import, a
@@ -14,7 +14,7 @@ under the start method it names (fork, spawn or forkserver), by a separate ``nbg
 Every exercise is autograded: 01 and 02 with the whole cast of learners, 03-05 with the reference
 solution only, to keep the run to a few minutes. Timeouts are shortened for the test (cell 90 s, graded call 10 s); the defaults are 300 s
 and 30 s. A submission with a speed check that stayed inconclusive is graded again once, as the README
-tells instructors to (``python -m graders.classroom.course inconclusive``).
+tells instructors to (``python -m graders course inconclusive``).
 
 Speed verdicts on a busy machine are the graders' own business (graders/tests); here a speed check of
 correct code may lose its points only with the grader's own speed verdict (INCONCLUSIVE or too slow)

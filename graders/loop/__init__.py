@@ -1,0 +1,1 @@
+"""The learner's loop: progress, hints on demand, and regrading on save."""
