@@ -61,65 +61,56 @@ def check(condition: bool, message: str, cause: str | None = None) -> None:
         fail(message, cause)
 
 
+# Why a call has no usable value, per status, in the learner's terms: (call, module, outcome, where) -> text.
+_PROBLEMS = {
+    c.MISSING_MODULE: lambda call, module, o, where: f"the file {module}.py was not found (looked for {o.missing})",
+    c.IMPORT_ERROR: lambda call, module, o, where: f"{module}.py could not be imported: {o.error}{where}",
+    c.MISSING_FUNCTION: lambda call, module, o, where: (
+        f"{module}.py has no function named {o.missing or call.split('(')[0]} "
+        f"(functions found: {', '.join(o.found) or 'none'}); keep the name given in the exercise"
+    ),
+    c.NOT_IMPLEMENTED: lambda call, module, o, where: (
+        f"{call} is not written yet: it raises NotImplementedError{where}; replace the TODO with your code"
+    ),
+    c.UNPICKLABLE: lambda call, module, o, where: (
+        f"{call} handed the pool something that cannot be sent to a worker process ({o.error}){where}. "
+        "Workers receive functions by name: a lambda or a function defined inside another function "
+        "cannot be sent; define the task function at module level"
+    ),
+    c.WORKER_ERROR: lambda call, module, o, where: f"a worker process raised {o.error}{where} while running {call}",
+    c.BROKEN_POOL: lambda call, module, o, where: f"a worker process died abruptly while running {call} ({o.error}){where}",
+    c.ERROR: lambda call, module, o, where: f"{call} raised {o.error}{where}",
+    c.LAZY_RETURN: lambda call, module, o, where: (
+        f"{call} returned a {o.returned} object: a lazy iterator, whose values are computed only when "
+        "something loops over it; return the values themselves, e.g. list(...) around it"
+    ),
+    c.BAD_RETURN: lambda call, module, o, where: (
+        f"{call} returned a value the grader could not receive ({o.error}); return plain data"
+    ),
+    c.TIMEOUT: lambda call, module, o, where: (
+        f"{call} did not finish within {o.deadline_s:g} s{f' ({o.error})' if o.error else ''} and was stopped, "
+        "with every process it started: look for an endless loop, a pool that is never closed, or workers "
+        "waiting on each other"
+    ),
+    c.CRASHED: lambda call, module, o, where: f"the process running {call} died before it returned ({o.error})",
+    c.TAMPERED: lambda call, module, o, where: (
+        f"{call} replaced objects the grader relies on to measure it ({o.error}); "
+        "results obtained that way cannot be graded"
+    ),
+    c.WROTE_OUTSIDE: lambda call, module, o, where: (
+        f"{call} wrote outside the folders graded code may write to: it changed {o.place}{where}; "
+        "graded code may write only in its working folder, the temporary folder or its home"
+    ),
+    c.NOT_RUN: lambda call, module, o, where: f"{call} was not run because an earlier call in the same check failed",
+}
+
+
 def outcome_problem(outcome: c.Outcome, call: str, module: str) -> str | None:
     """One sentence on why ``outcome`` has no usable value, or None when it has one."""
-    where = f" ({outcome.where})" if outcome.where else ""
-    status = outcome.status
-    if status == "ok":
+    if outcome.ok:
         return None
-    if status == c.MISSING_MODULE:
-        return f"the file {module}.py was not found (looked for {outcome.missing})"
-    if status == c.IMPORT_ERROR:
-        return f"{module}.py could not be imported: {outcome.error}{where}"
-    if status == c.MISSING_FUNCTION:
-        name = outcome.missing or call.split("(")[0]
-        found = ", ".join(outcome.found) or "none"
-        return (
-            f"{module}.py has no function named {name} (functions found: {found}); "
-            "keep the name given in the exercise"
-        )
-    if status == c.NOT_IMPLEMENTED:
-        return f"{call} is not written yet: it raises NotImplementedError{where}; replace the TODO with your code"
-    if status == c.UNPICKLABLE:
-        return (
-            f"{call} handed the pool something that cannot be sent to a worker process ({outcome.error}){where}. "
-            "Workers receive functions by name: a lambda or a function defined inside another function "
-            "cannot be sent; define the task function at module level"
-        )
-    if status == c.WORKER_ERROR:
-        return f"a worker process raised {outcome.error}{where} while running {call}"
-    if status == c.BROKEN_POOL:
-        return f"a worker process died abruptly while running {call} ({outcome.error}){where}"
-    if status == c.ERROR:
-        return f"{call} raised {outcome.error}{where}"
-    if status == c.LAZY_RETURN:
-        return (
-            f"{call} returned a {outcome.returned} object: a lazy iterator, whose values are computed only when "
-            "something loops over it; return the values themselves, e.g. list(...) around it"
-        )
-    if status == c.BAD_RETURN:
-        return f"{call} returned a value the grader could not receive ({outcome.error}); return plain data"
-    if status == c.TIMEOUT:
-        return (
-            f"{call} did not finish within {outcome.deadline_s:g} s{f' ({outcome.error})' if outcome.error else ''} and was stopped, with every process it "
-            "started: look for an endless loop, a pool that is never closed, or workers waiting on "
-            "each other"
-        )
-    if status == c.CRASHED:
-        return f"the process running {call} died before it returned ({outcome.error})"
-    if status == c.TAMPERED:
-        return (
-            f"{call} replaced objects the grader relies on to measure it ({outcome.error}); "
-            "results obtained that way cannot be graded"
-        )
-    if status == c.WROTE_OUTSIDE:
-        return (
-            f"{call} wrote outside the folders graded code may write to: it changed {outcome.place}{where}; "
-            "graded code may write only in its working folder, the temporary folder or its home"
-        )
-    if status == c.NOT_RUN:
-        return f"{call} was not run because an earlier call in the same check failed"
-    return f"{call}: {status} {outcome.error}"
+    where = f" ({outcome.where})" if outcome.where else ""
+    return _PROBLEMS[outcome.status](call, module, outcome, where)
 
 
 def value_of(outcome: c.Outcome, call: str, module: str):
