@@ -12,6 +12,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 CATALOG_FILE = Path(__file__).resolve().parents[1] / "exercises.toml"
+# Where the grader modules are: a path there given to pytest grades exercises too.
+SUITE_FOLDER = Path(__file__).resolve().parents[1] / "suite"
 
 
 @dataclass(frozen=True)

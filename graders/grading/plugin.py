@@ -30,6 +30,8 @@ class GradingState:
     targets: dict[tuple[str, Path], GradedTarget] = field(default_factory=dict)
     results: dict[tuple[str, Path], list[CheckResult]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    # Node ids of the checks that ended inconclusive: --lf (last failed) grades them again.
+    inconclusive: set[str] = field(default_factory=set)
 
     def grading_results(self, config: pytest.Config, complete: bool = True) -> GradingResults:
         options = config.stash[SETTINGS]
@@ -54,11 +56,78 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     settings.add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """``pytest exercises/02_multiprocessing/word_builder.py`` grades the exercise that module belongs to.
+
+    A learner naturally names the file they edited; its exercise's grader judges all the exercise's
+    modules together, so the folder is graded instead, and the header says so.
+    """
+    notes, selected = [], {}
+    for index, arg in enumerate(args):
+        path, *names = arg.split("::")
+        path = Path(path)
+        exercise = catalog.exercises().get(path.parent.name)
+        if path.suffix == ".py" and path.is_file() and exercise is not None and path.stem in exercise.modules:
+            args[index] = str(path.parent)
+            notes.append(f"{path.name} is a module of {exercise.name}: its grader grades the whole folder {path.parent}")
+        elif names and path.name in catalog.exercises() and path.is_dir():
+            # A check's id as pytest prints it (exercises/02_multiprocessing::test_words_parallel):
+            # pytest takes no "::" after a folder, so the folder is collected and the rest deselected.
+            args[index] = str(path)
+            selected.setdefault(path.resolve(), set()).add(names[-1])
+    early_config.stash[MODULE_NOTES] = notes
+    early_config.stash[SELECTED] = selected
+
+
+MODULE_NOTES = pytest.StashKey[list]()
+# Exercise folder -> the checks named after "::" on the command line.
+SELECTED = pytest.StashKey[dict]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    selected = config.stash.get(SELECTED, {})
+    if not selected:
+        return
+    keep, drop = [], []
+    for item in items:
+        folder = next((node.path.resolve() for node in item.listchain() if isinstance(node, ExerciseDirectory)), None)
+        names = selected.get(folder)
+        wanted = names is None or item.name in names or item.name.split("[")[0] in names
+        (keep if wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): the check is worth n points in its exercise's score")
     config.stash[SETTINGS] = settings.load(config)
     config.stash[STATE] = GradingState()
+    workers = config.getoption("numprocesses", None)
+    if workers not in (None, 0, "0") and not hasattr(config, "workerinput") and _grades_exercises(config):
+        raise pytest.UsageError(
+            f"-n {workers} (pytest-xdist) would grade checks side by side in several processes: a speed check "
+            "then times your code against the grader's reference while other checks load the same cores, and "
+            "the points of each worker never reach one summary. Grade without -n; the grader already runs "
+            "your code in parallel where the exercise asks for it."
+        )
+    config.pluginmanager.register(_InconclusiveStaysLastFailed(config), "graders-inconclusive-last-failed")
     processes.become_subreaper()
+
+
+def _grades_exercises(config: pytest.Config) -> bool:
+    """Whether this run grades exercise folders (rather than, say, the project's own tests)."""
+    if config.getoption("grading_target", None):
+        return True
+    names = catalog.exercises()
+    for arg in config.args:
+        path = Path(arg.split("::")[0])
+        if path.name in names or (path.is_dir() and any((path / name).is_dir() for name in names)):
+            return True
+        if path.suffix == ".py" and path.resolve().parent == catalog.SUITE_FOLDER:
+            return True
+    return False
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -67,7 +136,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     probe = limits.ProcessGroupCap()
     cgroup = probe.describe()
     probe.close()
-    return [*config.stash[SETTINGS].header_lines(), confine.describe(confine.namespaces_available(), cgroup)]
+    return [*config.stash[SETTINGS].header_lines(), *config.stash.get(MODULE_NOTES, []), confine.describe(confine.namespaces_available(), cgroup)]
 
 
 class ExerciseDirectory(pytest.Directory):
@@ -75,8 +144,11 @@ class ExerciseDirectory(pytest.Directory):
 
     def collect(self):
         exercise = catalog.exercises()[self.path.name]
-        # The items carry the exercise folder's id, so two targets graded in one run stay apart.
-        yield pytest.Module.from_parent(self, path=exercise.grader_path, nodeid=self.nodeid)
+        # The grader module takes the exercise folder's id, so two targets graded in one run stay apart,
+        # and its checks stand right below the folder: the id pytest prints for a failed check
+        # (exercises/02_multiprocessing::test_words_parallel) can be pasted back to grade it alone.
+        module = pytest.Module.from_parent(self, path=exercise.grader_path, nodeid=self.nodeid)
+        yield from module.collect()
 
 
 def pytest_collect_directory(path: Path, parent: pytest.Collector):
@@ -146,10 +218,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         key = (exercise.name, _folder_of(item, exercise))
         message = "" if report.passed else _message(report, failure)
         result = CheckResult(_check_name(item), _points(item), status, message, cause, hint if status is Status.FAILED else "")
-        item.config.stash[STATE].results.setdefault(key, []).append(result)
+        state = item.config.stash[STATE]
+        state.results.setdefault(key, []).append(result)
+        if status is Status.INCONCLUSIVE:
+            state.inconclusive.add(report.nodeid)
         item.user_properties.extend(junit.properties(exercise.name, result))
     if report.failed and hint:
         report.sections.append(("hint", hint))
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if report.failed and crash is not None and isinstance(failure, pytest.fail.Exception):
+        # The short summary line shows the learner's message, not the exception's module path.
+        crash.message = failure.msg
     return report
 
 
@@ -162,6 +241,22 @@ def _message(report: pytest.TestReport, failure: BaseException | None = None) ->
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     crash = getattr(report.longrepr, "reprcrash", None)
     return crash.message.removeprefix("Failed: ") if crash is not None else str(report.longrepr)
+
+
+class _InconclusiveStaysLastFailed:
+    """An inconclusive check is not done with: pytest's cache keeps it among the last failed (after its
+    own plugin dropped it as a skip), so ``pytest --lf`` grades it again."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.nodeid not in self.config.stash[STATE].inconclusive:
+            return
+        last_failed = self.config.pluginmanager.get_plugin("lfplugin")
+        if last_failed is not None:
+            last_failed.lastfailed[report.nodeid] = True
 
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:

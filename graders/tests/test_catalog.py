@@ -44,13 +44,13 @@ def _specification(exercise):
 
 
 @pytest.mark.parametrize("name", EXERCISES)
-def test_the_specification_table_quotes_its_sources_and_names_every_check(name):
+def test_the_specification_table_quotes_its_sources_and_names_every_check(name, pristine):
     from graders.grading.specification import normalised, public_functions
 
     exercise = catalog.exercises()[name]
     table = _specification(exercise)
     assert table, f"{exercise.grader} has no SPECIFICATION table"
-    folder = PROJECT / "exercises" / name
+    folder = pristine / name
     checks = {check.name for check in grader_checks(exercise)}
     for requirement in table:
         text = requirement.source_text(folder)

@@ -26,7 +26,7 @@ from graders import cli
 from graders.classroom import course, nbgrader_config, notebook
 from graders.grading.stubs import make_stub, strip_markers
 from graders.report.model import CheckResult, GradingResults
-from graders.tests.conftest import PROJECT, nbgrader_environment
+from graders.tests.conftest import PROJECT, committed, nbgrader_environment
 from graders.tests.e2e_nbgrader.learners import TAMPERING
 
 EXERCISES = sorted(n for n in catalog.exercises() if (PROJECT / "solutions" / n).is_dir())
@@ -103,12 +103,12 @@ def test_module_cells_write_the_reference_solution_with_its_markers(built, name)
 
 
 @pytest.mark.parametrize("name", EXERCISES)
-def test_test_cells_are_the_grader_checks_with_their_points(built, name, tmp_path):
+def test_test_cells_are_the_grader_checks_with_their_points(built, name, tmp_path, pristine):
     exercise = catalog.exercises()[name]
     tests = cells_by_kind(read_source(built, name))["test"]
     in_notebook = {c.metadata["nbgrader"]["grade_id"].removeprefix("test_"): c.metadata["nbgrader"]["points"] for c in tests}
     # Independently of how the generator reads the markers: the points the grader itself reports.
-    report = grader_report(PROJECT / "exercises" / name, exercise, tmp_path)
+    report = grader_report(pristine / name, exercise, tmp_path)
     reported = {c.name: c.points for e in report.exercises for c in e.checks}
     assert in_notebook == reported
     for cell in tests:
@@ -186,7 +186,7 @@ def test_generate_assignment_releases_exactly_the_stubs_and_no_solution(built):
     for cell, module in zip(modules, exercise.modules, strict=True):
         solution = (PROJECT / "solutions" / FAST / f"{module}.py").read_text()
         body = cell.source.split("\n", 1)[1] + "\n"
-        assert body == make_stub(solution) == (PROJECT / "exercises" / FAST / f"{module}.py").read_text()
+        assert body == make_stub(solution) == committed(PROJECT / "exercises" / FAST / f"{module}.py")
     solution_lines = {
         line for c in cells_by_kind(source)["solution"] for line in course.solution_notebook(source).cells[source.cells.index(c)].source.splitlines()
     } - {line for c in modules for line in c.source.splitlines()}
@@ -309,7 +309,7 @@ def test_check_passes_quietly_and_runs_the_grader_once_per_module_contents(folde
 
 def test_check_fails_a_stub_with_the_graders_message_and_hint(tmp_path):
     for module in catalog.exercises()[FAST].modules:
-        (tmp_path / f"{module}.py").write_text((PROJECT / "exercises" / FAST / f"{module}.py").read_text())
+        (tmp_path / f"{module}.py").write_text(make_stub((PROJECT / "solutions" / FAST / f"{module}.py").read_text()))
     notebook._STATES.clear()
     with pytest.raises(notebook.CheckFailed) as failure:
         notebook.check(FAST, "cities_above", tmp_path)

@@ -11,7 +11,7 @@ import pytest
 
 import graders.given
 from graders.grading import catalog
-from graders.tests.conftest import PROJECT
+from graders.tests.conftest import PROJECT, committed
 
 COPIES = sorted(info.name for info in pkgutil.iter_modules(graders.given.__path__))
 
@@ -31,7 +31,7 @@ def test_each_copied_function_is_the_stubs_own(copy):
     assert stub_functions, f"graders/given/{copy}.py must name what it copies in STUB_FUNCTIONS"
     exercise = next(e for n, e in catalog.exercises().items() if n.startswith(copy.removeprefix("ex")))
     for learner_module, names in stub_functions.items():
-        stub = (PROJECT / "exercises" / exercise.name / f"{learner_module}.py").read_text(encoding="utf-8")
+        stub = committed(PROJECT / "exercises" / exercise.name / f"{learner_module}.py")
         for name in names:
             ours = _function_node(textwrap.dedent(inspect.getsource(getattr(module, name))), name)
             theirs = _function_node(stub, name)

@@ -21,16 +21,16 @@ def test_header_shows_target_cores_start_method_and_thresholds(pytester):
     assert result.ret == 0
 
 
-def test_folder_given_is_the_target_and_the_option_overrides_it(grade):
-    grading = grade(PROJECT / "exercises" / "01_functional", args=ONE_CHECK)
+def test_folder_given_is_the_target_and_the_option_overrides_it(grade, pristine):
+    grading = grade(pristine / "01_functional", args=ONE_CHECK)
     assert grading.outcomes() == {"lower_names": "failed"}
-    grading = grade(PROJECT / "exercises" / "01_functional", args=("--target", str(PROJECT / "solutions"), *ONE_CHECK))
+    grading = grade(pristine / "01_functional", args=("--target", str(PROJECT / "solutions"), *ONE_CHECK))
     assert grading.outcomes() == {"lower_names": "passed"}
     assert grading.report.exercises[0].folder == str(PROJECT / "solutions" / "01_functional")
 
 
-def test_environment_beats_ini_for_a_grader_run_directly(grade, pytester, monkeypatch):
-    pytester.makeini(f"[pytest]\ngrading_target = {PROJECT / 'exercises'}\n")
+def test_environment_beats_ini_for_a_grader_run_directly(grade, pristine, pytester, monkeypatch):
+    pytester.makeini(f"[pytest]\ngrading_target = {pristine}\n")
     assert grade(args=("--pyargs", GRADER, *ONE_CHECK)).outcomes() == {"lower_names": "failed"}
     monkeypatch.setenv("GRADERS_TARGET", str(PROJECT / "solutions"))
     assert grade(args=("--pyargs", GRADER, *ONE_CHECK)).outcomes() == {"lower_names": "passed"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from graders.grading import catalog
-from graders.tests.conftest import PROJECT, START_METHODS
+from graders.tests.conftest import PROJECT, START_METHODS, committed
 
 EXERCISES = sorted(catalog.exercises())
 # Every start method where learner code starts processes; elsewhere the method changes nothing.
@@ -28,8 +28,8 @@ def test_reference_solution_passes_every_check(grade, exercise, start_method):
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
-def test_untouched_stub_fails_every_check_cleanly(grade, exercise):
-    grading = grade(PROJECT / "exercises" / exercise)
+def test_untouched_stub_fails_every_check_cleanly(grade, pristine, exercise):
+    grading = grade(pristine / exercise)
     assert grading.outcomes() and set(grading.outcomes().values()) == {"failed"}, grading.outcomes()
     for name, check in grading.checks.items():
         assert "not written yet" in check.message, (name, check.message)
@@ -41,6 +41,9 @@ def test_untouched_stub_fails_every_check_cleanly(grade, exercise):
 
 
 def test_exercises_are_generated_from_solutions():
-    from graders.grading import stubs
+    from graders.grading.stubs import make_stub, stub_pairs
 
-    assert stubs.main(["--root", str(PROJECT), "--check"]) == 0, "run: python -m graders.grading.stubs"
+    # The committed stubs, so a learner's edits in this working copy are not what is judged.
+    stale = [str(stub.relative_to(PROJECT)) for solution, stub in stub_pairs(PROJECT)
+             if committed(stub) != make_stub(solution.read_text(encoding="utf-8"))]
+    assert not stale, f"stale stubs {stale}: run python -m graders.grading.stubs and commit them"

@@ -105,9 +105,7 @@ def test_every_output_of_one_run_gives_the_summarys_score(grade, pytester):
     assert sum(float(p["earned"]) for p in properties.values()) == 9
 
 
-def test_a_run_stopped_by_x_says_its_total_is_not_a_score(grade):
-    from graders.tests.conftest import PROJECT
-
-    grading = grade(PROJECT / "exercises" / "01_functional", args=("-x",))
+def test_a_run_stopped_by_x_says_its_total_is_not_a_score(grade, pristine):
+    grading = grade(pristine / "01_functional", args=("-x",))
     assert len(grading.checks) == 1 and not grading.report.complete
     grading.result.stdout.fnmatch_lines(["*not a score*"])
