@@ -26,6 +26,22 @@ class Call:
     def is_helper(self) -> bool:
         return callable(self.function)
 
+    def __getstate__(self) -> dict:
+        # A helper travels as its module and name and is looked up again on arrival, so the sandbox
+        # gets the helper as its module defines it, whatever copy of the module the caller holds.
+        state = dict(self.__dict__)
+        if callable(self.function):
+            state["function"] = ("helper", self.function.__module__, self.function.__qualname__)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        function = state["function"]
+        if isinstance(function, tuple) and function[:1] == ("helper",):
+            import importlib
+
+            state["function"] = getattr(importlib.import_module(function[1]), function[2])
+        self.__dict__.update(state)
+
     def describe(self) -> str:
         if self.label:
             return self.label

@@ -109,7 +109,14 @@ def run_calls(
             ),
         )
         request_path = scratch_path / "request.pkl"
-        request_path.write_bytes(pickle.dumps(request))
+        try:
+            request_path.write_bytes(pickle.dumps(request))
+        except Exception:
+            # Nothing was started: give back the cgroup and the trace channel before saying why.
+            cap.close()
+            if channel is not None:
+                channel.close()
+            raise
         processes.become_subreaper()
         already_ours = {p.pid for p in processes.descendants()}
         control_read, control_write = os.pipe()
