@@ -26,6 +26,11 @@ kernel (with every process in its process group) is replaced by a fresh one in t
 the notebook goes on with the next cell. Only that cell (and a learner's later cells that used its
 variables) lose anything; the scores never came from the kernel.
 
+A failed check whose run the grader drew as a timeline (graders.report.timeline: a lane per process,
+a bar per task) gets that picture too, after its error: an HTML output holding the inline SVG, with the
+text drawing as its plain-text form. ``GradeModules`` asks the grader for the pictures through
+``graders.grading.settings.TIMELINE_DIR_ENV`` and hands them to ``WriteVerdicts``; they score nothing.
+
 ``FeedbackExporter`` is the HTML exporter of ``nbgrader generate_feedback``: nbgrader's feedback page,
 with each check's name in the index (nbgrader writes "Test cell" for each) and in its cell's heading,
 and long output lines wrapped instead of cut off at the right edge.
@@ -49,11 +54,14 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import default
 
 from graders.classroom import notebook
+from graders.grading.settings import TIMELINE_DIR_ENV
 from graders.report.model import Status
 
 RESTARTED = "KernelRestarted"
 # The resources key under which GradeModules hands its verdicts to WriteVerdicts: {grade_id: Verdict}.
 VERDICTS = "graders_verdicts"
+# ... and its failed checks' timelines: {grade_id: (HTML with the inline SVG, the text drawing)}.
+TIMELINES = "graders_timelines"
 NOT_GRADED = "NotGraded"
 # A file a %%writefile cell saves beside the notebook: a plain name, no folder.
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -123,11 +131,15 @@ class GradeModules(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         tests = [cell for cell in nb.cells if is_test_cell(cell)]
         verdicts: dict[str, notebook.Verdict] = {}
+        timelines: dict[str, tuple[str, str]] = {}
         with tempfile.TemporaryDirectory(prefix="graders-autograde-") as scratch:
             folder = Path(scratch) / "modules"
             folder.mkdir()
             for name, text in saved_files(nb).items():
                 (folder / name).write_text(text, encoding="utf-8")
+            drawings = Path(scratch) / "timelines"
+            previous = os.environ.get(TIMELINE_DIR_ENV)
+            os.environ[TIMELINE_DIR_ENV] = str(drawings)
             try:
                 for cell in tests:
                     grade_id = cell.metadata["nbgrader"]["grade_id"]
@@ -139,11 +151,17 @@ class GradeModules(NbGraderPreprocessor):
                         )
                         continue
                     verdicts[grade_id] = notebook.grade_check(*call, folder)
+                    timelines.update(_drawn(drawings, grade_id, *call))
             finally:
                 notebook.forget(folder)
+                if previous is None:
+                    os.environ.pop(TIMELINE_DIR_ENV, None)
+                else:
+                    os.environ[TIMELINE_DIR_ENV] = previous
         earned = sum(1 for v in verdicts.values() if v.message is None)
         self.log.info("Graded %d checks outside the kernel: %d earned their points", len(verdicts), earned)
         resources[VERDICTS] = verdicts
+        resources[TIMELINES] = timelines
         # The kernel Execute starts next inherits this: its test cells then only say where they are graded.
         os.environ[notebook.SCORED_OUTSIDE_ENV] = "1"
         return nb, resources
@@ -161,7 +179,25 @@ class WriteVerdicts(NbGraderPreprocessor):
             grade_id = cell.metadata["nbgrader"]["grade_id"]
             verdict = (verdicts or {}).get(grade_id)
             cell.outputs = verdict_outputs(verdict, grade_id)
+            drawn = resources.get(TIMELINES, {}).get(grade_id)
+            if drawn and verdict is not None and verdict.message is not None:
+                cell.outputs.append(timeline_output(*drawn))
         return nb, resources
+
+
+def _drawn(folder: Path, grade_id: str, exercise: str, check: str) -> dict[str, tuple[str, str]]:
+    """The timeline the grader drew for a failed check (graders.grading.plugin), if it drew one."""
+    try:
+        html = (folder / f"{exercise}-{check}.html").read_text(encoding="utf-8")
+        text = (folder / f"{exercise}-{check}.txt").read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    return {grade_id: (html, text)}
+
+
+def timeline_output(html: str, text: str):
+    """A display output with the timeline: inline SVG for the notebook and the feedback page, text elsewhere."""
+    return new_output("display_data", data={"text/html": html, "text/plain": text}, metadata={})
 
 
 def verdict_outputs(verdict: notebook.Verdict | None, grade_id: str) -> list:

@@ -8,6 +8,8 @@ pytest's own ``--junitxml``) are written.
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 from graders.grading import catalog, settings
 from graders.grading.feedback import Inconclusive
 from graders.grading.target import GradedTarget, display_path
-from graders.report import gradescope, history, junit, table
+from graders.report import gradescope, history, junit, table, timeline
 from graders.report.model import CheckResult, ExerciseResult, GradingResults, Status
 from graders.sandbox import processes
 
@@ -32,6 +34,9 @@ class GradingState:
     started: float = field(default_factory=time.monotonic)
     # Node ids of the checks that ended inconclusive: --lf (last failed) grades them again.
     inconclusive: set[str] = field(default_factory=set)
+    # id of a timeline drawn under a failed check -> that check: a later check that read the same run
+    # points to it instead of drawing it again.
+    drawn: dict[int, str] = field(default_factory=dict)
 
     def grading_results(self, config: pytest.Config, complete: bool = True) -> GradingResults:
         options = config.stash[SETTINGS]
@@ -183,6 +188,7 @@ def target(request: pytest.FixtureRequest) -> GradedTarget:
     key = (exercise.name, folder)
     if key not in state.targets:
         state.targets[key] = GradedTarget(exercise, folder, request.config.stash[SETTINGS])
+    state.targets[key].begin_check()
     return state.targets[key]
 
 
@@ -225,11 +231,83 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         item.user_properties.extend(junit.properties(exercise.name, result))
     if report.failed and hint:
         report.sections.append(("hint", hint))
+    if decided and report.failed and _shows_timeline(_check_name(item)):
+        _timeline_section(item, exercise, report, _message(report, failure))
     crash = getattr(report.longrepr, "reprcrash", None)
     if report.failed and crash is not None and isinstance(failure, pytest.fail.Exception):
         # The short summary line shows the learner's message, not the exception's module path.
         crash.message = failure.msg
     return report
+
+
+# Checks whose failure draws no timeline though they read a traced run: wrong values, or processes
+# left behind, are not about how the work ran over time.
+NO_TIMELINE_SUFFIXES = ("_results", "leftover_processes")
+# Timelines drawn under one failed check: the last ones its check read (its page has them too).
+TIMELINES_PER_CHECK = 2
+TIMELINE_FOLDER = Path(".graders") / "timelines"
+# A notebook's output area shows about this many columns (graders.classroom.notebook.WIDTH).
+NOTEBOOK_COLUMNS = 96
+
+
+def _shows_timeline(check: str) -> bool:
+    return not check.endswith(NO_TIMELINE_SUFFIXES)
+
+
+def _terminal_form(config: pytest.Config) -> tuple[int, bool]:
+    """(columns, ASCII only) for a timeline here: at most 100 columns; ASCII where the output's
+    encoding cannot show block characters."""
+    try:
+        columns = config.get_terminal_writer().fullwidth
+    except Exception:
+        columns = timeline.MAX_WIDTH
+    encoding = getattr(sys.__stdout__, "encoding", None) or "ascii"
+    try:
+        "".join(timeline.GLYPHS[False]).encode(encoding)
+        plain = False
+    except (UnicodeEncodeError, LookupError):
+        plain = True
+    return max(60, min(columns, timeline.MAX_WIDTH)), plain
+
+
+def _timeline_section(item: pytest.Item, exercise: catalog.Exercise, report: pytest.TestReport, message: str) -> None:
+    """Under a failed check, the timelines of the runs it read: drawn, written as a page, and for nbgrader."""
+    state = item.config.stash[STATE]
+    target = state.targets.get((exercise.name, _folder_of(item, exercise)))
+    if target is None or not target.check_timelines:
+        return
+    check = _check_name(item)
+    shown = target.check_timelines[-TIMELINES_PER_CHECK:]
+    width, plain = _terminal_form(item.config)
+    parts = []
+    for drawing in shown:
+        earlier = state.drawn.get(id(drawing))
+        if earlier is None:
+            state.drawn[id(drawing)] = check
+            parts.append(timeline.render(drawing, width, ascii=plain))
+        else:
+            parts.append(f"{drawing.title}: the same run as in the timeline under {earlier} above")
+    name = f"{exercise.name}-{check}"
+    folder = os.environ.get(settings.TIMELINE_DIR_ENV)
+    if not folder:
+        try:
+            page = timeline.write_html(
+                item.config.rootpath / TIMELINE_FOLDER / f"{name}.html", shown, f"{exercise.name}: {check} failed", [message]
+            )
+            parts.append(f"The same in a browser: {display_path(page)}")
+        except OSError:
+            pass
+    else:
+        # nbgrader's autograde step asked for them (graders.classroom.autograde): the notebook shows them.
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            (Path(folder) / f"{name}.html").write_text(timeline.html_fragment(shown), encoding="utf-8")
+            (Path(folder) / f"{name}.txt").write_text(
+                "\n\n".join(timeline.render(t, NOTEBOOK_COLUMNS, ascii=True) for t in shown), encoding="utf-8"
+            )
+        except OSError:
+            pass
+    report.sections.append(("timeline", "\n\n".join(parts)))
 
 
 def _message(report: pytest.TestReport, failure: BaseException | None = None) -> str:
@@ -286,6 +364,35 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             write(f"  {inconclusive} check(s) inconclusive: the machine was too busy to measure; run again later.")
     if not results.complete:
         write("The run stopped early or graded some checks only: these totals are not a score; run the whole exercise for one.")
+    if config.stash[SETTINGS].timeline:
+        _timelines_summary(terminalreporter, config, state)
+
+
+def _timelines_summary(terminalreporter, config: pytest.Config, state: GradingState) -> None:
+    """--timeline: every traced run's timeline; each exercise's also as one page under .graders/timelines/."""
+    terminalreporter.section("timelines")
+    width, plain = _terminal_form(config)
+    drawn = False
+    names = [name for name, _ in state.targets]
+    for index, ((name, folder), target) in enumerate(state.targets.items(), 1):
+        if not target.timelines:
+            continue
+        drawn = True
+        for drawing in target.timelines:
+            terminalreporter.write_line(timeline.render(drawing, width, ascii=plain))
+            terminalreporter.write_line("")
+        # One page per exercise; numbered when one run graded the exercise in several folders.
+        page_name = name if names.count(name) == 1 else f"{name}-{index}"
+        try:
+            page = timeline.write_html(
+                config.rootpath / TIMELINE_FOLDER / f"{page_name}.html", target.timelines,
+                f"{name} ({display_path(folder)}): every traced run",
+            )
+            terminalreporter.write_line(f"{name}: these timelines in a browser: {display_path(page)}")
+        except OSError:
+            pass
+    if not drawn:
+        terminalreporter.write_line("No run of these checks was traced: there is no timeline to draw.")
 
 
 def _complete(session: pytest.Session) -> bool:

@@ -13,6 +13,14 @@ import pytest
 TARGET_ENV = "GRADERS_TARGET"
 START_METHOD_ENV = "GRADERS_START_METHOD"
 DEFAULT_TARGET = "exercises"
+# Where the plugin also writes each failed check's timeline as an HTML fragment (<exercise>-<check>.html)
+# and as text (.txt): nbgrader's autograde step (graders.classroom.autograde) sets it to read them back.
+TIMELINE_DIR_ENV = "GRADERS_TIMELINE_DIR"
+TIMELINE_HELP = (
+    "Draw every traced run's timeline (a lane per process, a bar per task call, over time) after the "
+    "summary, and write them as one HTML page per exercise under .graders/timelines/ (the ini setting: yes "
+    "or no). A failed parallel or speed check shows its run's timeline either way."
+)
 START_METHODS = ("fork", "spawn", "forkserver")
 
 # name: (option flag, help shared by the option and the ini setting, default)
@@ -70,13 +78,19 @@ _SETTINGS = {
         "Seed for the random inputs the graders generate (default: a new one each session).",
         None,
     ),
+    "timeline": ("--timeline", TIMELINE_HELP, "no"),
 }
+# Options given as a bare flag on the command line (the ini setting takes yes or no).
+_FLAGS = {"timeline"}
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("grading", "grading parallel and concurrent Python exercises")
     for name, (flag, help_text, default) in _SETTINGS.items():
-        group.addoption(flag, dest=f"grading_{name}", default=None, help=help_text)
+        if name in _FLAGS:
+            group.addoption(flag, dest=f"grading_{name}", action="store_const", const="yes", default=None, help=help_text)
+        else:
+            group.addoption(flag, dest=f"grading_{name}", default=None, help=help_text)
         ini_help = help_text if default is None else f"{help_text} Default: {default}."
         parser.addini(f"grading_{name}", ini_help, default=default)
 
@@ -95,6 +109,7 @@ class Settings:
     gradescope: Path | None = None
     csv: Path | None = None
     keep_history: bool = True
+    timeline: bool = False
 
     def required_speedup(self, cores: int | None = None) -> float:
         cores = self.usable_cores if cores is None else cores
@@ -148,6 +163,7 @@ def load(config: pytest.Config) -> Settings:
         gradescope=_path(config, "gradescope"),
         csv=_path(config, "csv"),
         keep_history=str(_value(config, "history")).lower() not in ("no", "false", "0", "off"),
+        timeline=str(_value(config, "timeline")).lower() in ("yes", "true", "1", "on"),
     )
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable
 import pytest
 
 from graders.grading.feedback import fail, inconclusive
+from graders.grading.figures import SpeedFigures
 from graders.harnesses.reference import warm_up
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ class SpeedMeasurement:
     # learner / reference seconds of each round that timed both: adjacent in time, so a slow spell of
     # the machine slows both and leaves the ratio alone.
     paired: list[float] = field(default_factory=list)
+    # The cores the learner's code was given: with them the speedup also reads as an efficiency, a
+    # serial fraction and Amdahl's predictions (graders.grading.figures).
+    cores: int | None = None
 
     @property
     def learner_speedup(self) -> float:
@@ -85,7 +89,11 @@ class SpeedMeasurement:
             "learner_s": min(self.learner),
             "rounds": len(self.serial),
             "learner_vs_reference": self.paired,
+            **({"cores": self.cores, **self.teaching().as_dict()} if self.cores else {}),
         }
+
+    def teaching(self) -> SpeedFigures:
+        return SpeedFigures(self.learner_speedup, self.cores or 1)
 
     def figures(self) -> str:
         reference = (
@@ -95,7 +103,7 @@ class SpeedMeasurement:
             f"{self.what}: speedup {self.learner_speedup:.2f}x (required {self.required:.2f}x; "
             f"best of {len(self.serial)} rounds: serial {min(self.serial):.3f} s, yours "
             f"{min(self.learner):.3f} s{reference})"
-        )
+        ) + (f"; {self.teaching().line()}" if self.cores else "")
 
     def paired_figures(self) -> str:
         ratios = ", ".join(f"{ratio:.2f}x" for ratio in self.paired)
@@ -128,13 +136,13 @@ def rounds_needed(max_rounds: int) -> int:
     return max(max_rounds, MIN_ROUNDS + PAIRED_ROUNDS)
 
 
-def measure(what: str, required: float, run_round: Round, max_rounds: int) -> SpeedMeasurement:
+def measure(what: str, required: float, run_round: Round, max_rounds: int, cores: int | None = None) -> SpeedMeasurement:
     """Best-of rounds of serial vs learner; the reference joins only once the learner falls short.
 
     A correct solution usually passes after MIN_ROUNDS pairs; one that falls short gets further
     rounds that also time the reference, which then tells a busy machine from slow code.
     """
-    measurement = SpeedMeasurement(what, required)
+    measurement = SpeedMeasurement(what, required, cores=cores)
     for index in range(rounds_needed(max_rounds)):
         serial, learner, reference = run_round(index, index >= MIN_ROUNDS)
         measurement.serial.append(serial)
@@ -160,7 +168,8 @@ def judge(measurement: SpeedMeasurement) -> None:
             "machine is quieter.",
             cause="busy_machine",
         )
-    fail(f"too slow: {measurement.figures()}; {measurement.paired_figures()}", cause="too_slow")
+    teaching = f" {measurement.teaching().paragraph()}" if measurement.cores else ""
+    fail(f"too slow: {measurement.figures()}; {measurement.paired_figures()}.{teaching}", cause="too_slow")
 
 
 def check(
@@ -213,7 +222,8 @@ def check(
     def run_round(index: int, with_reference: bool) -> tuple[float, float, float | None]:
         order = rotated([name for name in calls if with_reference or name != "reference"], index)
         warming = Call(warm_up, (cores,), label="the grader's warm-up pool")
-        run = target.run(module, [warming] + [calls[name] for name in order], **run_options)
+        # Timed rounds draw no timeline: the traced run of the same part is the one a learner reads.
+        run = target.run(module, [warming] + [calls[name] for name in order], timeline=False, **run_options)
         value_of(run.outcomes[0], warming.describe(), module)
         outcomes = dict(zip(order, run.outcomes[1:]))
         # The learner's outcome first: when it crashed, that is what the learner is told.
@@ -230,7 +240,7 @@ def check(
         reference = outcomes["reference"].seconds if with_reference else None
         return outcomes["serial"].seconds, outcomes["learner"].seconds, reference
 
-    measurement = measure(what, target.settings.required_speedup(cores), run_round, target.settings.speed_rounds)
+    measurement = measure(what, target.settings.required_speedup(cores), run_round, target.settings.speed_rounds, cores=cores)
     target.record_speed(measurement)
     judge(measurement)
 

@@ -1,6 +1,7 @@
 """The exercise a grader is pointed at, and the grading helpers that work on it."""
 from __future__ import annotations
 
+import inspect
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from graders.grading.catalog import Exercise
 from graders.grading.evidence import HEADINGS, ParallelEvidence, analyse, explain
 from graders.grading.feedback import fail, value_of
 from graders.grading.settings import Settings
+from graders.report.timeline import Timeline, from_run, from_value
 
 
 # How long the trace channel holds the first start waiting for the other workers (once per run, and
@@ -19,6 +21,12 @@ from graders.grading.settings import Settings
 # find every tiny task done, and the run would show fewer workers than the pool has: a spawn or
 # forkserver worker imports the learner's module (numpy) first, seconds on a loaded machine.
 RENDEZVOUS_WAIT_S = {"fork": 5.0, "spawn": 10.0, "forkserver": 10.0}
+# A timeline's title is the call it shows, cut to this many characters (a call's inputs can be long).
+TITLE_CHARS = 160
+# The trace channel's hold when a run does not set it: run_calls's own defaults.
+HOLD_DEFAULTS = {
+    name: inspect.signature(parent.run_calls).parameters[name].default for name in ("rendezvous", "trace_wait_s")
+}
 
 
 @dataclass
@@ -28,7 +36,12 @@ class GradedTarget:
     settings: Settings
     measurements: list[str] = field(default_factory=list)
     speed_results: list[dict] = field(default_factory=list)
+    # Every traced run's timeline (and the requests or Dask tasks a harness saw), in the order run;
+    # the current check's own (the runs it made or read from once()) are in check_timelines.
+    timelines: list[Timeline] = field(default_factory=list)
+    check_timelines: list[Timeline] = field(default_factory=list)
     _memo: dict[Any, Any] = field(default_factory=dict)
+    _memo_timelines: dict[Any, list] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -54,8 +67,19 @@ class GradedTarget:
     def once(self, key: Any, compute: Callable[[], Any]) -> Any:
         """Memoise an expensive run so the several checks that read it share one execution."""
         if key not in self._memo:
+            before = len(self.timelines)
             self._memo[key] = compute()
+            self._memo_timelines[key] = self.timelines[before:]
+        # Every check that reads a shared run relies on its timelines too.
+        self._relies_on(self._memo_timelines.get(key, []))
         return self._memo[key]
+
+    def begin_check(self) -> None:
+        """A new check starts: it relies on no timeline yet (the plugin calls this for each check)."""
+        self.check_timelines = []
+
+    def _relies_on(self, found: list) -> None:
+        self.check_timelines.extend(t for t in found if not any(t is kept for kept in self.check_timelines))
 
     def record(self, text: str) -> None:
         self.measurements.append(text)
@@ -71,10 +95,32 @@ class GradedTarget:
             fail(f"the file {module}.py was not found in {self.label}")
         return path, path.read_text(encoding="utf-8")
 
-    def run(self, module: str, calls: list[Call], **options) -> parent.SandboxRun:
+    def run(self, module: str, calls: list[Call], *, timeline: bool = True, **options) -> parent.SandboxRun:
+        """Run ``calls`` in a sandbox; with ``timeline``, keep a timeline of what it traced or served."""
         options.setdefault("timeout", self.settings.call_timeout)
         options.setdefault("start_method", self.settings.start_method)
-        return parent.run_calls(self.folder, module, calls, **options)
+        run = parent.run_calls(self.folder, module, calls, **options)
+        if timeline:
+            self._keep_timelines(run, calls, options)
+        return run
+
+    def _keep_timelines(self, run: parent.SandboxRun, calls: list[Call], options: dict) -> None:
+        def short(text: str) -> str:
+            return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 3] + "..."
+
+        try:
+            found = []
+            if options.get("trace"):
+                # The trace channel's hold, as run_calls was given it (or its defaults).
+                hold = tuple(options.get(name, default) for name, default in HOLD_DEFAULTS.items())
+                found.append(from_run(run, title=short("; ".join(call.describe() for call in calls)), hold=hold))
+            for call, outcome in zip(calls, run.outcomes):
+                if outcome.ok:
+                    found += from_value(outcome.value, title=short(call.describe()))
+        except Exception:  # a picture of the run is a help, never a reason for a verdict
+            return
+        self.timelines.extend(found)
+        self._relies_on(found)
 
     def call(self, module: str, call: Call, **options) -> Any:
         """Run one call and return its value, failing the check with the reason if it has none."""

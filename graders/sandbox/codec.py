@@ -271,9 +271,10 @@ def _decode_tagged(tree: dict):
 # which are imported here by their fixed names, and nothing else.
 RESULT_MODULES = frozenset({
     "graders.sandbox.calls", "graders.sandbox.trace_format",
-    "graders.harnesses.asyncio_calls", "graders.harnesses.dask_calls", "graders.harnesses.executor_calls",
+    "graders.harnesses.asyncio_calls", "graders.harnesses.collection_calls", "graders.harnesses.dask_calls",
+    "graders.harnesses.executor_calls",
     "graders.harnesses.http_calls", "graders.harnesses.pipeline_calls", "graders.harnesses.pipeline_reference",
-    "graders.harnesses.reference",
+    "graders.harnesses.reference", "graders.harnesses.thread_calls",
     "graders.instruments.blocking", "graders.instruments.http_mock", "graders.instruments.loopback_http",
     "graders.instruments.virtual_clock",
 })

@@ -266,4 +266,6 @@ LEARNERS = [
     Learner("alice", "03_asyncio", "solution", why="reference solution"),
     Learner("alice", "04_pipeline", "solution", why="reference solution"),
     Learner("alice", "05_distributed", "solution", start_method="spawn", why="reference solution"),
+    Learner("alice", "06_threads", "solution", why="reference solution"),
+    Learner("alice", "07_dask_collections", "solution", why="reference solution"),
 ]
