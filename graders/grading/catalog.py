@@ -70,3 +70,14 @@ def exercises() -> dict[str, Exercise]:
 
 def by_grader(module_name: str) -> Exercise | None:
     return next((e for e in exercises().values() if e.grader == module_name), None)
+
+
+def find(name: str) -> Exercise:
+    """The exercise called ``name``, or the only one whose name starts so (``01``, ``01_func``)."""
+    known = exercises()
+    if name in known:
+        return known[name]
+    matches = [candidate for candidate in known if candidate.startswith(name)] if name else []
+    if len(matches) == 1:
+        return known[matches[0]]
+    raise ValueError(f"unknown exercise {name!r}: choose one of {', '.join(sorted(known))}")

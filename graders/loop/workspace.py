@@ -61,13 +61,7 @@ def workspace(tree: str | Path = "exercises", start: Path | None = None) -> Work
 
 def exercise(name: str) -> catalog.Exercise:
     """The catalogue's exercise called ``name``, or the only one it starts (``01``, ``01_func``)."""
-    exercises = catalog.exercises()
-    if name in exercises:
-        return exercises[name]
-    matches = [known for known in exercises if known.startswith(name)] if name else []
-    if len(matches) == 1:
-        return exercises[matches[0]]
-    raise ValueError(f"unknown exercise {name!r}: choose one of {', '.join(sorted(exercises))}")
+    return catalog.find(name)
 
 
 def checks(exercise: catalog.Exercise, result: ExerciseResult | None = None) -> list[str]:
