@@ -65,7 +65,7 @@ def _seconds(value: str) -> float:
 
 def run_grade(args: argparse.Namespace) -> int:
     from graders.classroom import class_grading as cg
-    from graders.classroom.notebook import CALL_TIMEOUT_ENV, DEFAULT_CALL_TIMEOUT_S
+    from graders.classroom.notebook import CALL_TIMEOUT_ENV, DEFAULT_CALL_TIMEOUT_S, env_seconds
     from graders.grading.settings import START_METHOD_ENV
     from graders.grading.catalog import find as find_exercise
 
@@ -88,7 +88,7 @@ def run_grade(args: argparse.Namespace) -> int:
     submissions = cg.find_submissions(args.submissions, exercise, assignment, args.seed)
     options = cg.ClassOptions(
         exercise=exercise, timeout=args.timeout,
-        call_timeout=args.call_timeout or _env_seconds(CALL_TIMEOUT_ENV, DEFAULT_CALL_TIMEOUT_S),
+        call_timeout=args.call_timeout or env_seconds(CALL_TIMEOUT_ENV, DEFAULT_CALL_TIMEOUT_S),
         start_method=args.start_method or os.environ.get(START_METHOD_ENV) or None,
         regrade=not args.no_regrade,
     )
@@ -139,14 +139,6 @@ def _course(submissions: Path) -> Path | None:
         raise ValueError(f"{root} is an nbgrader course's submitted/ tree, and nbgrader is not installed: "
                            "pip install 'parallel-python-graded[nbgrader]', or pass --no-gradebook") from None
     return course_of(root)
-
-
-def _env_seconds(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, ""))
-    except ValueError:
-        return default
-    return value if value > 0 else default
 
 
 @contextlib.contextmanager

@@ -262,11 +262,12 @@ def _verdict(exercise, result: CheckResult) -> Verdict:
 
 def _budget() -> float:
     """Seconds a check may take: the cell timeout minus a margin for the kernel and nbgrader."""
-    cell = _env_seconds(CELL_TIMEOUT_ENV, DEFAULT_CELL_TIMEOUT_S)
+    cell = env_seconds(CELL_TIMEOUT_ENV, DEFAULT_CELL_TIMEOUT_S)
     return max(cell - max(5.0, 0.1 * cell), 1.0)
 
 
-def _env_seconds(name: str, default: float) -> float:
+def env_seconds(name: str, default: float) -> float:
+    """Seconds from the environment variable ``name``, or ``default`` when unset, unreadable or not positive."""
     try:
         value = float(os.environ.get(name, ""))
     except ValueError:
@@ -295,7 +296,7 @@ def grader_command(exercise, folder: Path, report: Path, checks: tuple[str, ...]
         sys.executable, "-m", "pytest", *targets,
         "--target", str(folder),
         "--grading-report", str(report),
-        "--call-timeout", f"{_env_seconds(CALL_TIMEOUT_ENV, DEFAULT_CALL_TIMEOUT_S):g}",
+        "--call-timeout", f"{env_seconds(CALL_TIMEOUT_ENV, DEFAULT_CALL_TIMEOUT_S):g}",
         "-p", "no:cacheprovider", "-q", "--no-header",
     ]
 
