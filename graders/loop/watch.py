@@ -239,6 +239,9 @@ def watch(space: Workspace, exercise: catalog.Exercise, max_runs: int | None = N
     missing = [name for name, path in files.items() if not path.is_file()]
     if missing:
         raise ValueError(f"{space.display(folder)} has no {', '.join(missing)}: {exercise.name}'s modules are {', '.join(files)}")
+    # Ctrl-C stops watching even when this process was started with SIGINT ignored (a shell's
+    # background job, some CI runners): Python leaves an inherited "ignore" in place otherwise.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # A screen cleared before each grading shows the newest one alone; a single grading clears nothing.
     clear = sys.stdout.isatty() and max_runs != 1
     files_said = ", ".join(files)

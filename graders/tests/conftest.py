@@ -25,6 +25,9 @@ TEST_EXTRAS = {"nbformat": "nbgrader", "nbgrader": "nbgrader", "distributed": "d
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Bare `pytest` at the root runs every project test; a run of named test files needs only theirs.
+    if config.args_source is not pytest.Config.ArgsSource.TESTPATHS:
+        return
     missing = sorted({extra for module, extra in TEST_EXTRAS.items() if not _installed(module)})
     if missing:
         raise pytest.UsageError(
