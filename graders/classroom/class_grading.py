@@ -194,11 +194,11 @@ RUNNING: set = set()
 
 def stop_running() -> None:
     """Kill every grading process this process started that is still running, with all it started."""
-    from graders.classroom.notebook import _kill_tree
+    from graders.classroom.notebook import kill_tree
 
     for proc in list(RUNNING):
         with contextlib.suppress(Exception):
-            _kill_tree(proc)
+            kill_tree(proc)
         RUNNING.discard(proc)
 
 
@@ -208,7 +208,7 @@ def run_grading(job: GradingJob) -> dict:
     ``{"outcome": "graded" | "crashed" | "timed out", "report": GradingResults dict or None,
     "problem": str, "seconds": float, "cores": [...], "host": str}``.
     """
-    from graders.classroom.notebook import _kill_tree, grader_command
+    from graders.classroom.notebook import kill_tree, grader_command
 
     exercise = catalog.exercises()[job.exercise]
     started = time.monotonic()
@@ -252,13 +252,13 @@ def run_grading(job: GradingJob) -> dict:
         try:
             proc.wait(timeout=job.timeout)
         except subprocess.TimeoutExpired:
-            _kill_tree(proc)
+            kill_tree(proc)
             answer.update(outcome=Outcome.TIMED_OUT.value, problem=(
                 f"the grading did not finish within {job.timeout:g} s and was stopped, with every process it "
                 "started: look for an endless loop or a pool that never finishes"))
             return answer
         except BaseException:
-            _kill_tree(proc)
+            kill_tree(proc)
             raise
         finally:
             RUNNING.discard(proc)
@@ -840,8 +840,6 @@ def write_learner(out: Path, grade: LearnerGrade) -> None:
 
 def write_csv(out: Path, grades: list[LearnerGrade]) -> Path:
     """grades.csv: one row per learner, its points per check, total and status (graders.report.table's columns)."""
-    import csv
-
     from graders.report import table
 
     results, extra = [], {}
@@ -851,17 +849,9 @@ def write_csv(out: Path, grades: list[LearnerGrade]) -> Path:
         key = str(grade.submission.source)
         results.append(replace(grade.result, folder=key))
         extra[key] = {"learner": grade.submission.learner, "note": grade.problem or grade.submission.note,
-                      "seed": grade.submission.seed, "seconds": f"{grade.seconds:.1f}"}
-    header, rows = table.rows(results, extra)
-    outcome = {str(g.submission.source): g.outcome.value for g in grades}
-    for row in rows:
-        row["status"] = outcome[row["folder"]]
+                      "seed": grade.submission.seed, "seconds": f"{grade.seconds:.1f}", "status": grade.outcome.value}
     path = out / "grades.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header)
-        writer.writeheader()
-        writer.writerows(rows)
+    table.write(results, path, extra)
     return path
 
 
@@ -897,7 +887,7 @@ def verdicts(exercise: catalog.Exercise, result: ExerciseResult | None, problem:
     for check in (result.checks if result else ()):
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            verdict = notebook._verdict(exercise, check)
+            verdict = notebook.verdict(exercise, check)
         shown[check.name] = {"printed": printed.getvalue(), "message": verdict.message, "status": verdict.status.value}
     return shown
 

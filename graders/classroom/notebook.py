@@ -235,14 +235,15 @@ def _check(exercise_name: str, name: str, folder: Path, deadline: float) -> Verd
         result = state.results[name] = again.results[name]
         for line in again.measurements:
             print(wrap(f"  {line}"))
-    return _verdict(exercise, result)
+    return verdict(exercise, result)
 
 
 def _failed(message: str) -> Verdict:
     return Verdict("", wrap(message), Status.FAILED)
 
 
-def _verdict(exercise, result: CheckResult) -> Verdict:
+def verdict(exercise, result: CheckResult) -> Verdict:
+    """What a test cell says of ``result``: printed for points earned, a message (with its hint) otherwise."""
     points = f"{result.points:g} point{'s' if result.points != 1 else ''}"
     if result.status is Status.PASSED:
         print(f"{result.name}: passed, {points}.")
@@ -319,14 +320,14 @@ def run_grader(exercise, folder: Path, checks: tuple[str, ...] = (), *, deadline
         try:
             proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
-            _kill_tree(proc)
+            kill_tree(proc)
             return GraderRun(
                 problem=f"the grader did not finish within {deadline - started:.0f} s and was stopped, with "
                 "every process it started: look for an endless loop or a pool that never finishes",
                 seconds=time.monotonic() - started,
             )
         except BaseException:  # KeyboardInterrupt: nbgrader's cell timeout or the stop button
-            _kill_tree(proc)
+            kill_tree(proc)
             raise
         seconds = time.monotonic() - started
         try:
@@ -348,7 +349,7 @@ def run_grader(exercise, folder: Path, checks: tuple[str, ...] = (), *, deadline
     return run
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
+def kill_tree(proc: subprocess.Popen) -> None:
     """Kill the grader and everything below it: freeze them first, so nothing forks in between."""
     from graders.sandbox import processes
 

@@ -219,10 +219,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     failure = call.excinfo.value if call.excinfo is not None else None
     cause = getattr(failure, "cause", None)
     hint = exercise.hint(_check_name(item), cause)
+    message = "" if report.passed else _message(report, failure)
     if decided:
         status = _status(report, failure)
         key = (exercise.name, _folder_of(item, exercise))
-        message = "" if report.passed else _message(report, failure)
         result = CheckResult(_check_name(item), _points(item), status, message, cause, hint if status is Status.FAILED else "")
         state = item.config.stash[STATE]
         state.results.setdefault(key, []).append(result)
@@ -232,7 +232,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.failed and hint:
         report.sections.append(("hint", hint))
     if decided and report.failed and _shows_timeline(_check_name(item)):
-        _timeline_section(item, exercise, report, _message(report, failure))
+        _timeline_section(item, exercise, report, message)
     crash = getattr(report.longrepr, "reprcrash", None)
     if report.failed and crash is not None and isinstance(failure, pytest.fail.Exception):
         # The short summary line shows the learner's message, not the exception's module path.

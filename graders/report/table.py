@@ -16,18 +16,20 @@ FIXED = ["exercise", "folder", "earned", "total", "status"]
 
 
 def rows(results: Iterable[ExerciseResult], extra: dict[str, dict] | None = None) -> tuple[list[str], list[dict]]:
-    """The header and the rows; ``extra`` adds columns per folder (say a learner's name)."""
+    """The header and the rows; ``extra`` adds columns per folder (say a learner's name), first, and
+    overrides a fixed column it names (the class grader's status: crashed, timed out)."""
     results = list(results)
     checks: list[str] = []
     for exercise in results:
         checks += [c.name for c in exercise.checks if c.name not in checks]
     extra_columns: list[str] = []
     for values in (extra or {}).values():
-        extra_columns += [k for k in values if k not in extra_columns]
+        extra_columns += [k for k in values if k not in extra_columns and k not in FIXED]
     table = []
     for exercise in results:
-        row = {**(extra or {}).get(exercise.folder, {}), "exercise": exercise.exercise, "folder": exercise.folder,
-               "earned": f"{exercise.earned:g}", "total": f"{exercise.total:g}", "status": exercise.status.value}
+        row = {"exercise": exercise.exercise, "folder": exercise.folder, "earned": f"{exercise.earned:g}",
+               "total": f"{exercise.total:g}", "status": exercise.status.value}
+        row.update((extra or {}).get(exercise.folder, {}))
         row.update({c.name: f"{c.earned:g}" for c in exercise.checks})
         table.append(row)
     return extra_columns + FIXED + checks, table

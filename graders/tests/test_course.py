@@ -367,7 +367,7 @@ def test_inconclusive_is_measured_again_then_scores_zero_with_a_label(folder, mo
 
 def test_a_skipped_check_is_not_applicable_and_keeps_its_points(capsys):
     exercise = catalog.exercises()[FAST]
-    assert notebook._verdict(exercise, CheckResult("x_speedup", 1.0, "skipped", "only 1 usable core")).message is None
+    assert notebook.verdict(exercise, CheckResult("x_speedup", 1.0, "skipped", "only 1 usable core")).message is None
     assert "not applicable here (only 1 usable core); 1 point given" in capsys.readouterr().out
 
 
